@@ -1,0 +1,83 @@
+"""Enumerated options, parsed once at the edge of the public API.
+
+Each option is a :class:`str`-valued :class:`enum.Enum`. Public functions accept either the enum member
+or its exact string value (``method="REML"``); anything else raises a :class:`ValueError` that lists the
+valid values. There are deliberately no synonyms (``"reml"`` or ``"DerSimonian"`` are rejected) so that
+an analysis script means exactly one thing.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import TypeVar
+
+__all__ = ["Method", "Test", "Measure", "Judgement", "parse_option"]
+
+
+class _Option(str, Enum):
+    def __str__(self) -> str:  # pragma: no cover - trivial
+        return self.value
+
+
+class Method(_Option):
+    """Estimator of the between-study variance τ² (or ``FE`` for the fixed/common-effect model)."""
+
+    FE = "FE"  #: inverse-variance fixed (common) effect, τ² = 0
+    DL = "DL"  #: DerSimonian-Laird method of moments
+    REML = "REML"  #: restricted maximum likelihood (Fisher scoring)
+    ML = "ML"  #: maximum likelihood (Fisher scoring)
+    PM = "PM"  #: Paule-Mandel generalised Q
+    HE = "HE"  #: Hedges (unweighted method of moments)
+    SJ = "SJ"  #: Sidik-Jonkman
+    HS = "HS"  #: Hunter-Schmidt
+    EB = "EB"  #: empirical Bayes (Morris)
+
+
+class Test(_Option):
+    """Test and interval for the pooled effect."""
+
+    Z = "z"  #: Wald-type z test with normal quantiles
+    KNHA = "knha"  #: Hartung-Knapp-Sidik-Jonkman: scaled variance, t with k - 1 df
+
+
+class Measure(_Option):
+    """Effect-size measures computed by :func:`tpmeta.effect_sizes`."""
+
+    SMD = "SMD"  #: standardised mean difference, Hedges' g
+    MD = "MD"  #: raw mean difference
+    SMD_CHANGE = "SMD_CHANGE"  #: SMD of change scores from pre/post summaries and a correlation
+    RR = "RR"  #: log risk ratio
+    OR = "OR"  #: log odds ratio
+    RD = "RD"  #: risk difference
+    GENERIC = "GENERIC"  #: a reported estimate with its CI or SE
+
+    @property
+    def is_ratio(self) -> bool:
+        """Whether the measure is analysed on the log scale."""
+        return self in (Measure.RR, Measure.OR)
+
+
+class Judgement(_Option):
+    """Risk-of-bias judgement levels (RoB 2)."""
+
+    LOW = "low"
+    SOME_CONCERNS = "some concerns"
+    HIGH = "high"
+
+
+E = TypeVar("E", bound=Enum)
+
+
+def parse_option(enum: type[E], value: E | str, name: str) -> E:
+    """Return ``value`` as a member of ``enum``; raise ``ValueError`` listing valid values otherwise.
+
+    >>> parse_option(Method, "REML", "method")
+    <Method.REML: 'REML'>
+    """
+    if isinstance(value, enum):
+        return value
+    try:
+        return enum(value)
+    except ValueError:
+        valid = ", ".join(repr(m.value) for m in enum)  # type: ignore[attr-defined]
+        raise ValueError(f"{name}={value!r} is not valid; choose one of {valid}") from None
