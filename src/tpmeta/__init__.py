@@ -16,6 +16,7 @@ from .errors import (
     TpmetaWarning,
 )
 from .options import Judgement, Measure, Method, Test
+from .effects import effect_sizes
 from .pooling import BatchPoolResult, PoolResult, estimate_tau2, pool, pool_batch
 
 __version__ = "0.1.0"
@@ -33,6 +34,7 @@ __all__ = [
     "StudyDataError",
     "Test",
     "TpmetaWarning",
+    "effect_sizes",
     "estimate_tau2",
     "pool",
     "pool_batch",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import TypeVar
 
-__all__ = ["Method", "Test", "Measure", "Judgement", "parse_option"]
+__all__ = ["Method", "Test", "Measure", "ZeroCells", "Judgement", "parse_option"]
 
 
 class _Option(str, Enum):
@@ -55,6 +55,15 @@ class Measure(_Option):
     def is_ratio(self) -> bool:
         """Whether the measure is analysed on the log scale."""
         return self in (Measure.RR, Measure.OR)
+
+
+class ZeroCells(_Option):
+    """Which 2×2 tables get the continuity correction ``add`` (metafor's ``to`` argument)."""
+
+    ONLY0 = "only0"  #: tables with at least one zero cell (metafor's default)
+    ALL = "all"  #: every table
+    IF0ALL = "if0all"  #: every table, if any table has a zero cell
+    NONE = "none"  #: no correction
 
 
 class Judgement(_Option):
