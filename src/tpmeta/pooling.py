@@ -21,8 +21,9 @@ see Veroniki et al. 2016, doi:10.1002/jrsm.1164, for a review), with Q(τ²) the
 * ``EB``   Morris's empirical Bayes estimator (Morris 1983, doi:10.1080/01621459.1983.10477914); without
   moderators its fixed point ``Q(τ²)·k/(k−1) = k`` is the PM equation, so it is solved the same way.
 * ``ML``, ``REML``  Fisher scoring from the HE estimate, as metafor does, steps ``Δ = (y'PPy − tr P)/tr PP``
-  (REML) or ``(y'PPy − Σw)/Σw²`` (ML), clamped at 0, followed by metafor's check that the likelihood at
-  τ² = 0 is not higher (Raudenbush 2009, *Handbook of research synthesis*).
+  (REML) or ``(y'PPy − Σw)/Σw²`` (ML), clamped at 0 and safeguarded by a bracket on the score, followed
+  by metafor's check that the likelihood at τ² = 0 is not higher (Raudenbush 2009, *Handbook of
+  research synthesis and meta-analysis*, 2nd ed., ch. 16).
 
 Tests: ``z`` uses ``SE`` and normal quantiles. ``knha`` (Hartung & Knapp 2001, doi:10.1002/sim.791;
 Sidik & Jonkman 2002, doi:10.1002/sim.1262) multiplies the variance by
@@ -103,15 +104,23 @@ def _log_likelihood(batch: Batch, tau2: np.ndarray, reml: bool) -> np.ndarray:
 def _fisher_scoring(
     batch: Batch, reml: bool, *, tol: float, max_iter: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(RE)ML τ² by Fisher scoring, every analysis at once; ``(tau2, converged, n_iter)``."""
+    """(RE)ML τ² by Fisher scoring, every analysis at once; ``(tau2, converged, n_iter)``.
+
+    Plain Fisher scoring (metafor's algorithm) can oscillate, e.g. between 0 and a positive value, and
+    then metafor stops with "did not converge". Here each analysis also keeps a bracket on the root
+    of the score (``lo``: score > 0 seen there, ``hi``: score < 0 seen there), and a step that leaves
+    the bracket is replaced by bisection. Where plain Fisher scoring converges, the iterates and the
+    answer are the same; where it cycles, this still converges.
+    """
     n = batch.y.shape[0]
-    start = _closed_form_tau2(batch, Method.HE)
-    tau2 = start.copy()
+    tau2 = _closed_form_tau2(batch, Method.HE)
     converged = batch.k < 2
     n_iter = np.zeros(n, dtype=int)
     active = np.flatnonzero(~converged)
     sub = batch.take(active)
     t = tau2[active]
+    lo = np.full(active.size, -np.inf)  # largest τ² with a positive score (−inf: none seen yet)
+    hi = np.full(active.size, np.inf)  # smallest τ² with a negative score
     for _ in range(max_iter):
         if active.size == 0:
             break
@@ -123,16 +132,22 @@ def _fisher_scoring(
         ypPPy = (w2 * (sub.y - mu[:, None]) ** 2).sum(axis=1)
         if reml:
             ratio = sw2 / sw
-            step = (ypPPy - (sw - ratio)) / (sw2 - 2.0 * (w2 * w).sum(axis=1) / sw + ratio * ratio)
+            score = ypPPy - (sw - ratio)  # twice the REML score
+            info = sw2 - 2.0 * (w2 * w).sum(axis=1) / sw + ratio * ratio
         else:
-            step = (ypPPy - sw) / sw2
-        new = np.maximum(0.0, t + step)
-        done = np.abs(new - t) <= tol * (1.0 + new)
+            score = ypPPy - sw
+            info = sw2
+        lo = np.where(score > 0, np.maximum(lo, t), lo)
+        hi = np.where(score < 0, np.minimum(hi, t), hi)
+        new = np.maximum(0.0, t + score / info)
+        outside = ((score > 0) & (new >= hi)) | ((score < 0) & (new <= lo))
+        new = np.where(outside, 0.5 * (np.maximum(lo, 0.0) + hi), new)
+        done = (np.abs(new - t) <= tol * (1.0 + new)) | (hi - np.maximum(lo, 0.0) <= tol * (1.0 + new))
         n_iter[active] += 1
         tau2[active] = new
         converged[active[done]] = True
         keep = ~done
-        active, t = active[keep], new[keep]
+        active, t, lo, hi = active[keep], new[keep], lo[keep], hi[keep]
         sub = sub.take(np.flatnonzero(keep))
     # metafor's ll0check: a boundary value τ² = 0 with a higher likelihood wins.
     positive = np.flatnonzero(converged & (tau2 > 0))
