@@ -11,6 +11,7 @@ masked random-effects problems at once (PyMARE and statsmodels fit one analysis 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -34,26 +35,64 @@ class Batch:
         y = np.asarray(yi, dtype=float)
         v = np.asarray(vi, dtype=float)
         y, v = np.broadcast_arrays(y, v)
-        present = np.ones(y.shape, dtype=bool) if mask is None else np.broadcast_to(
-            np.asarray(mask, dtype=bool), y.shape
-        )
         k_axis = y.shape[-1] if y.ndim else 1
+        if mask is None:
+            y2, v2 = y.reshape(-1, k_axis), v.reshape(-1, k_axis)
+            m2 = np.ones(y2.shape)
+            return cls(y=y2, v=v2, mask=m2, k=np.full(y2.shape[0], float(k_axis)))
+        present = np.broadcast_to(np.asarray(mask, dtype=bool), y.shape)
         y2 = np.where(present, y, 0.0).reshape(-1, k_axis)
         v2 = np.where(present, v, 1.0).reshape(-1, k_axis)
         m2 = present.reshape(-1, k_axis).astype(float)
         return cls(y=y2, v=v2, mask=m2, k=m2.sum(axis=1))
 
+    # Fixed-effect (τ² = 0) quantities, computed once and shared by the estimators and Q, I², H².
+    @cached_property
+    def w_fe(self) -> np.ndarray:
+        """Inverse-variance weights ``1/v`` (0 for absent studies)."""
+        return self.mask / self.v
+
+    @cached_property
+    def sw_fe(self) -> np.ndarray:
+        return self.w_fe.sum(axis=1)
+
+    @cached_property
+    def sw2_fe(self) -> np.ndarray:
+        return (self.w_fe * self.w_fe).sum(axis=1)
+
+    @cached_property
+    def q_fe(self) -> tuple[np.ndarray, np.ndarray]:
+        """Cochran's Q (the generalised Q at τ² = 0) and its derivative there."""
+        w = self.w_fe
+        mu = (w * self.y).sum(axis=1) / self.sw_fe
+        wr2 = w * (self.y - mu[:, None]) ** 2
+        return wr2.sum(axis=1), -(w * wr2).sum(axis=1)
+
+    @cached_property
+    def spread(self) -> np.ndarray:
+        """Unweighted ``Σ (y_i − ȳ)²``."""
+        ybar = (self.mask * self.y).sum(axis=1) / self.k
+        return (self.mask * (self.y - ybar[:, None]) ** 2).sum(axis=1)
+
     def take(self, rows: np.ndarray) -> "Batch":
-        """The sub-batch of the given analyses (row indices)."""
+        """The sub-batch of the given analyses (row indices); ``self`` if that is all of them."""
+        if rows.size == self.y.shape[0]:
+            return self
         return Batch(self.y[rows], self.v[rows], self.mask[rows], self.k[rows])
+
+    def stacked(self, times: int) -> "Batch":
+        """The batch repeated ``times`` over along the analysis axis (to solve several targets at once)."""
+        return Batch(
+            np.tile(self.y, (times, 1)), np.tile(self.v, (times, 1)),
+            np.tile(self.mask, (times, 1)), np.tile(self.k, times),
+        )  # fmt: skip
 
 
 def weighted_mean(batch: Batch, tau2: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Weights ``w_i = 1/(v_i + τ²)``, their sum and the weighted mean, per analysis."""
     w = batch.mask / (batch.v + tau2[:, None])
     sw = w.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mu = (w * batch.y).sum(axis=1) / sw
+    mu = (w * batch.y).sum(axis=1) / sw  # callers silence 0/0 for empty analyses (errstate)
     return w, sw, mu
 
 
@@ -74,10 +113,11 @@ def solve_generalised_q(
     """Solve ``Q(τ²) = target`` for τ² ≥ 0 in every analysis at once.
 
     Q(τ²) decreases strictly in τ² (its derivative is negative), so the root is unique. Where
-    ``Q(0) ≤ target`` the answer is 0. Otherwise a safeguarded Newton iteration runs inside a bracket
-    ``[lo, hi]``: ``hi = S / target`` with ``S = Σ (y_i − ȳ)²`` satisfies ``Q(hi) < target`` because
-    ``Q(τ²) ≤ Σ (y_i − ȳ)² / (v_i + τ²) < S / τ²``; Newton steps that leave the bracket are replaced by
-    bisection.
+    ``Q(0) ≤ target`` the answer is 0. Otherwise Newton's method is applied to ``1/Q(τ²) − 1/target``,
+    which is nearly linear in τ² (Q behaves like S/(v + τ²)) and so converges in a few steps, inside a
+    bracket ``[lo, hi]``: ``hi = S / target`` with ``S = Σ (y_i − ȳ)²`` satisfies ``Q(hi) < target``
+    because ``Q(τ²) ≤ Σ (y_i − ȳ)² / (v_i + τ²) < S / τ²``; a step that leaves the bracket is replaced
+    by bisection.
 
     Returns ``(tau2, converged, n_iter)``.
     """
@@ -86,42 +126,40 @@ def solve_generalised_q(
     tau2 = np.zeros(n)
     converged = np.ones(n, dtype=bool)
     n_iter = np.zeros(n, dtype=int)
-    q0, dq0 = generalised_q(batch, tau2)
+    q0, dq0 = batch.q_fe
     active = np.flatnonzero(np.isfinite(target) & (q0 > target))
     if active.size == 0:
         return tau2, converged, n_iter
     converged[active] = False
     sub = batch.take(active)
-    tgt = target[active]
-    ybar = (sub.mask * sub.y).sum(axis=1) / sub.k
-    spread = (sub.mask * (sub.y - ybar[:, None]) ** 2).sum(axis=1)
+    inv_tgt = 1.0 / target[active]
     lo = np.zeros(active.size)
-    hi = spread / tgt
+    hi = batch.spread[active] * inv_tgt
     t = lo.copy()
-    f = q0[active] - tgt
-    df = dq0[active]
-    done = np.zeros(active.size, dtype=bool)
-    iters = np.zeros(active.size, dtype=int)
+    q, dq = q0[active], dq0[active]
     for _ in range(max_iter):
-        idx = np.flatnonzero(~done)
-        if idx.size == 0:
-            break
-        iters[idx] += 1
-        with np.errstate(divide="ignore", invalid="ignore"):
-            step = -f[idx] / df[idx]
-        cand = t[idx] + step
-        outside = ~((cand > lo[idx]) & (cand < hi[idx]))
-        cand = np.where(outside, 0.5 * (lo[idx] + hi[idx]), cand)
-        qn, dqn = generalised_q(sub.take(idx), cand)
-        fn = qn - tgt[idx]
-        # keep the bracket: f > 0 on the left of the root, f < 0 on the right
-        lo[idx] = np.where(fn > 0, cand, lo[idx])
-        hi[idx] = np.where(fn <= 0, cand, hi[idx])
-        change = np.abs(cand - t[idx])
-        t[idx], f[idx], df[idx] = cand, fn, dqn
-        scale = 1.0 + np.abs(cand)
-        done[idx] = (change <= tol * scale) | (hi[idx] - lo[idx] <= tol * scale) | (fn == 0)
-    tau2[active] = t
-    converged[active] = done
-    n_iter[active] = iters
+        n_iter[active] += 1
+        g = 1.0 / q - inv_tgt  # < 0 left of the root, > 0 right of it
+        cand = t - g * q * q / -dq  # Newton step on 1/Q: g' = −Q'/Q²
+        outside = ~((cand > lo) & (cand < hi))
+        cand = np.where(outside, 0.5 * (lo + hi), cand)
+        q, dq = generalised_q(sub, cand)
+        right = q <= 1.0 / inv_tgt
+        lo = np.where(right, lo, cand)
+        hi = np.where(right, cand, hi)
+        scale = 1.0 + cand
+        done = (np.abs(cand - t) <= tol * scale) | (hi - lo <= tol * scale)
+        t = cand
+        if done.any():
+            tau2[active[done]] = t[done]
+            converged[active[done]] = True
+            keep = ~done
+            if not keep.any():
+                break
+            active, t, lo, hi, q, dq, inv_tgt = (
+                a[keep] for a in (active, t, lo, hi, q, dq, inv_tgt)
+            )
+            sub = sub.take(np.flatnonzero(keep))
+    else:
+        tau2[active] = t
     return tau2, converged, n_iter

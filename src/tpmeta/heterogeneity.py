@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from ._batched import Batch, solve_generalised_q, weighted_mean
+from ._batched import Batch, solve_generalised_q
 
 __all__ = ["cochran_q", "i2_h2", "tau2_ci_qprofile", "prediction_interval"]
 
@@ -31,8 +31,7 @@ def cochran_q(batch: Batch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
     With one study, Q = 0 and p = 1 (as metafor reports).
     """
-    w, _, mu = weighted_mean(batch, np.zeros(batch.y.shape[0]))
-    q = np.maximum(0.0, (w * (batch.y - mu[:, None]) ** 2).sum(axis=1))
+    q = np.maximum(0.0, batch.q_fe[0])
     df = batch.k - 1
     with np.errstate(invalid="ignore"):
         p = np.where(df > 0, special.chdtrc(np.maximum(df, 1), q), 1.0)
@@ -41,9 +40,7 @@ def cochran_q(batch: Batch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def typical_within_variance(batch: Batch) -> np.ndarray:
     """ṽ = (k − 1) / (Σw − Σw²/Σw), w = 1/v (Higgins & Thompson 2002)."""
-    w = batch.mask / batch.v
-    sw = w.sum(axis=1)
-    trace_p = sw - (w * w).sum(axis=1) / sw
+    trace_p = batch.sw_fe - batch.sw2_fe / batch.sw_fe
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(batch.k > 1, (batch.k - 1) / trace_p, 0.0)
 
@@ -75,8 +72,11 @@ def tau2_ci_qprofile(
     dfc = np.maximum(df, 1)
     crit_upper = special.chdtri(dfc, alpha / 2)  # upper α/2 quantile → lower bound of τ²
     crit_lower = special.chdtri(dfc, 1 - alpha / 2)  # lower α/2 quantile → upper bound of τ²
-    low, conv_l, _ = solve_generalised_q(batch, crit_upper, tol=tol, max_iter=max_iter)
-    high, conv_h, _ = solve_generalised_q(batch, crit_lower, tol=tol, max_iter=max_iter)
+    n = batch.y.shape[0]
+    both, conv, _ = solve_generalised_q(
+        batch.stacked(2), np.concatenate([crit_upper, crit_lower]), tol=tol, max_iter=max_iter
+    )
+    low, high, conv_l, conv_h = both[:n], both[n:], conv[:n], conv[n:]
     undefined = df < 1
     low = np.where(undefined, np.nan, low)
     high = np.where(undefined, np.nan, high)

@@ -71,16 +71,14 @@ def _closed_form_tau2(batch: Batch, method: Method) -> np.ndarray:
         if method is Method.FE:
             return np.zeros(k.shape)
         if method in (Method.DL, Method.HS):
-            w = m / batch.v
-            sw = w.sum(axis=1)
-            q, _ = generalised_q(batch, np.zeros(k.shape))
+            sw = batch.sw_fe
+            q = batch.q_fe[0]
             if method is Method.DL:
-                raw = (q - (k - 1)) / (sw - (w * w).sum(axis=1) / sw)
+                raw = (q - (k - 1)) / (sw - batch.sw2_fe / sw)
             else:
                 raw = (q - k) / sw
             return np.where(k > 1, np.maximum(0.0, raw), 0.0)
-        ybar = (m * batch.y).sum(axis=1) / k
-        spread = (m * (batch.y - ybar[:, None]) ** 2).sum(axis=1)
+        spread = batch.spread
         if method is Method.HE:
             raw = spread / (k - 1) - (m * batch.v).sum(axis=1) / k
             return np.where(k > 1, np.maximum(0.0, raw), 0.0)
@@ -296,6 +294,21 @@ def pool_batch(
     v = np.asarray(vi, dtype=float)
     shape = np.broadcast_shapes(y.shape, v.shape)[:-1]
     batch = Batch.from_arrays(y, v, mask)
+    # one errstate for the whole fit: empty or single-study analyses produce 0/0 by design (→ NaN)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _pool_batch(batch, shape, method, test, level, tau2_ci, tol, max_iter)
+
+
+def _pool_batch(
+    batch: Batch,
+    shape: tuple[int, ...],
+    method: Method,
+    test: Test,
+    level: float,
+    tau2_ci: bool,
+    tol: float,
+    max_iter: int,
+) -> BatchPoolResult:
     fixed = method is Method.FE
 
     tau2, converged, n_iter = _estimate_tau2_batch(batch, method, tol=tol, max_iter=max_iter)
@@ -407,6 +420,11 @@ class PoolResult(ResultMixin):
     _array_fields = ("yi", "vi", "weights", "labels")
 
     @property
+    def study_labels(self) -> list[str]:
+        """The labels given, or "1" … "k"."""
+        return list(self.labels) if self.labels else [str(i + 1) for i in range(len(self.yi))]
+
+    @property
     def tau(self) -> float:
         """√τ², the between-study standard deviation."""
         return float(np.sqrt(self.tau2))
@@ -419,7 +437,7 @@ class PoolResult(ResultMixin):
         se = np.sqrt(self.vi)
         return pd.DataFrame(
             {
-                "label": list(self.labels),
+                "label": self.study_labels,
                 "yi": self.yi,
                 "vi": self.vi,
                 "ci_low": self.yi - z * se,
@@ -444,7 +462,9 @@ class PoolResult(ResultMixin):
         return "\n".join(lines)
 
 
-def _validate_study_arrays(yi: Any, vi: Any, labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def _validate_study_arrays(
+    yi: Any, vi: Any, labels: list[str] | None
+) -> tuple[np.ndarray, np.ndarray]:
     problems: list[DataProblem] = []
     try:
         y = np.asarray(yi, dtype=float)
@@ -460,14 +480,17 @@ def _validate_study_arrays(yi: Any, vi: Any, labels: list[str]) -> tuple[np.ndar
         )
     if y.size == 0:
         raise StudyDataError(DataProblem("no studies to pool", fix="pass at least one study"))
-    for i, label in enumerate(labels):
-        if not np.isfinite(y[i]):
+    bad_y = ~np.isfinite(y)
+    bad_v = ~(np.isfinite(v) & (v > 0))
+    for i in np.flatnonzero(bad_y | bad_v):  # loops only over the offending studies
+        label = labels[i] if labels is not None else str(i + 1)
+        if bad_y[i]:
             problems.append(DataProblem(f"study '{label}': effect size is not a finite number",
-                                        row=i, column="yi", value=float(y[i]),
+                                        row=int(i), column="yi", value=float(y[i]),
                                         fix="remove the study or supply its effect size"))
-        if not np.isfinite(v[i]) or v[i] <= 0:
+        if bad_v[i]:
             problems.append(DataProblem(f"study '{label}': sampling variance must be a positive number",
-                                        row=i, column="vi", value=float(v[i]),
+                                        row=int(i), column="vi", value=float(v[i]),
                                         fix="check the SD/n used to compute vi"))  # fmt: skip
     if problems:
         raise StudyDataError(problems)
@@ -482,6 +505,7 @@ def pool(
     level: float = 0.95,
     *,
     labels: Any = None,
+    tau2_ci: bool = True,
     tol: float = DEFAULT_TOL,
     max_iter: int = DEFAULT_MAX_ITER,
 ) -> PoolResult:
@@ -501,6 +525,10 @@ def pool(
         Confidence level as a proportion (default 0.95).
     labels : sequence of str, optional
         Study labels, used in messages, tables and plots. Taken from a pandas index if not given.
+    tau2_ci : bool
+        Compute the Q-profile interval for τ², I² and H² (NaN otherwise).
+    tol, max_iter
+        Convergence tolerance (change in τ² relative to 1 + τ²) and iteration cap of the solvers.
 
     Returns
     -------
@@ -527,22 +555,22 @@ def pool(
     method = parse_option(Method, method, "method")
     test = parse_option(Test, test, "test")
     level = _check_level(level)
-    if labels is None:
-        index = yi.index if isinstance(yi, pd.Series) else None
-        n = len(np.atleast_1d(np.asarray(yi)))
-        labels = [str(x) for x in index] if index is not None else [str(i + 1) for i in range(n)]
-    labels = [str(x) for x in labels]
+    if labels is None and isinstance(yi, pd.Series):
+        labels = yi.index
+    labels = None if labels is None else [str(x) for x in labels]
     y, v = _validate_study_arrays(yi, vi, labels)
-    if len(labels) != y.size:
+    if labels is not None and len(labels) != y.size:
         raise StudyDataError(DataProblem(f"{len(labels)} labels for {y.size} studies", column="labels",
                                          fix="give one label per study"))  # fmt: skip
     if y.size == 1:
         warnings.warn(
-            f"only one study ('{labels[0]}'): the pooled result is that study's own estimate",
+            f"only one study ('{labels[0] if labels else 1}'): the pooled result is that study's own estimate",
             SingleStudyWarning,
             stacklevel=2,
         )
-    res = pool_batch(y, v, method=method, test=test, level=level, tol=tol, max_iter=max_iter)
+    res = pool_batch(
+        y, v, method=method, test=test, level=level, tau2_ci=tau2_ci, tol=tol, max_iter=max_iter
+    )
     if not bool(res.converged):
         warnings.warn(
             f"{method.value} estimation of tau^2 did not converge in {int(res.n_iter)} iterations "
@@ -576,5 +604,5 @@ def pool(
         yi=y,
         vi=v,
         weights=weights,
-        labels=tuple(labels),
+        labels=tuple(labels) if labels is not None else (),
     )
