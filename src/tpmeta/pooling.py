@@ -107,8 +107,9 @@ def _fisher_scoring(
     Plain Fisher scoring (metafor's algorithm) can oscillate, e.g. between 0 and a positive value, and
     then metafor stops with "did not converge". Here each analysis also keeps a bracket on the root
     of the score (``lo``: score > 0 seen there, ``hi``: score < 0 seen there), and a step that leaves
-    the bracket is replaced by bisection. Where plain Fisher scoring converges, the iterates and the
-    answer are the same; where it cycles, this still converges.
+    the bracket, or that does not halve the previous change, is replaced by bisection (the safeguard of
+    Numerical Recipes' ``rtsafe``). The answer is the same root of the score that metafor finds when
+    plain Fisher scoring converges; where plain scoring cycles, this still converges.
     """
     n = batch.y.shape[0]
     tau2 = _closed_form_tau2(batch, Method.HE)
@@ -119,6 +120,7 @@ def _fisher_scoring(
     t = tau2[active]
     lo = np.full(active.size, -np.inf)  # largest τ² with a positive score (−inf: none seen yet)
     hi = np.full(active.size, np.inf)  # smallest τ² with a negative score
+    prev_change = np.full(active.size, np.inf)
     for _ in range(max_iter):
         if active.size == 0:
             break
@@ -138,14 +140,19 @@ def _fisher_scoring(
         lo = np.where(score > 0, np.maximum(lo, t), lo)
         hi = np.where(score < 0, np.minimum(hi, t), hi)
         new = np.maximum(0.0, t + score / info)
+        # bisect when the step leaves the bracket or fails to halve the previous change (a cycle)
         outside = ((score > 0) & (new >= hi)) | ((score < 0) & (new <= lo))
-        new = np.where(outside, 0.5 * (np.maximum(lo, 0.0) + hi), new)
-        done = (np.abs(new - t) <= tol * (1.0 + new)) | (hi - np.maximum(lo, 0.0) <= tol * (1.0 + new))
+        slow = np.abs(new - t) > 0.5 * prev_change
+        bisect = (outside | slow) & np.isfinite(hi)
+        new = np.where(bisect, 0.5 * (np.maximum(lo, 0.0) + hi), new)
+        prev_change = np.abs(new - t)
+        done = (prev_change <= tol * (1.0 + new)) | (hi - np.maximum(lo, 0.0) <= tol * (1.0 + new))
         n_iter[active] += 1
         tau2[active] = new
         converged[active[done]] = True
         keep = ~done
         active, t, lo, hi = active[keep], new[keep], lo[keep], hi[keep]
+        prev_change = prev_change[keep]
         sub = sub.take(np.flatnonzero(keep))
     # metafor's ll0check: a boundary value τ² = 0 with a higher likelihood wins.
     positive = np.flatnonzero(converged & (tau2 > 0))
