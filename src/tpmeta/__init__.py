@@ -15,7 +15,7 @@ from .errors import (
     StudyDataError,
     TpmetaWarning,
 )
-from .options import Judgement, Measure, Method, Test
+from .options import Judgement, Measure, Method, Test, ZeroCells
 from .effects import effect_sizes
 from .pooling import BatchPoolResult, PoolResult, estimate_tau2, pool, pool_batch
 
@@ -34,6 +34,7 @@ __all__ = [
     "StudyDataError",
     "Test",
     "TpmetaWarning",
+    "ZeroCells",
     "effect_sizes",
     "estimate_tau2",
     "pool",

@@ -47,7 +47,7 @@ def sd_from_ci(ci_low: Any, ci_high: Any, n: Any, level: float = 0.95) -> np.nda
     (https://training.cochrane.org/handbook/current/chapter-06#section-6-5-2-2).
 
     >>> round(float(sd_from_ci(8.0, 12.0, 100)), 4)
-    10.2036
+    10.2043
     """
     n = np.asarray(n, float)
     p = 1.0 - (1.0 - level) / 2
@@ -133,9 +133,9 @@ def combine_arms(
     ``N = n₁ + n₂``, ``M = (n₁m₁ + n₂m₂)/N``,
     ``SD = √(((n₁−1)s₁² + (n₂−1)s₂² + n₁n₂/N (m₁ − m₂)²)/(N − 1))``.
 
-    >>> n, m, s = combine_arms(10, 5.0, 2.0, 10, 5.0, 2.0)
-    >>> float(n), float(m), float(s)
-    (20.0, 5.0, 2.0)
+    >>> n, m, s = combine_arms(10, 5.0, 2.0, 10, 7.0, 2.0)
+    >>> float(n), float(m), round(float(s), 4)
+    (20.0, 6.0, 2.2005)
     """
     n1, m1, s1 = (np.asarray(x, float) for x in (n1, m1, sd1))
     n2, m2, s2 = (np.asarray(x, float) for x in (n2, m2, sd2))

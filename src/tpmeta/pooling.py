@@ -469,15 +469,28 @@ class PoolResult(ResultMixin):
         return "\n".join(lines)
 
 
+def _as_float_array(values: Any, column: str, labels: list[str] | None) -> np.ndarray:
+    try:
+        return np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        pass
+    problems = []
+    for i, value in enumerate(list(values)):
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            label = labels[i] if labels is not None else str(i + 1)
+            problems.append(DataProblem(f"study '{label}': not a number", row=i, column=column,
+                                        value=value, fix="write a plain number"))  # fmt: skip
+    raise StudyDataError(problems or f"{column} must be a sequence of numbers")
+
+
 def _validate_study_arrays(
     yi: Any, vi: Any, labels: list[str] | None
 ) -> tuple[np.ndarray, np.ndarray]:
     problems: list[DataProblem] = []
-    try:
-        y = np.asarray(yi, dtype=float)
-        v = np.asarray(vi, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise StudyDataError(f"yi and vi must be numeric: {exc}") from None
+    y = _as_float_array(yi, "yi", labels)
+    v = _as_float_array(vi, "vi", labels)
     if y.ndim != 1 or v.ndim != 1 or y.shape != v.shape:
         raise StudyDataError(
             DataProblem(
@@ -557,7 +570,7 @@ def pool(
     --------
     >>> res = pool([0.2, 0.5, 0.1, 0.8], [0.04, 0.03, 0.05, 0.02], method="REML")
     >>> round(res.estimate, 3), res.k
-    (0.449, 4)
+    (0.429, 4)
     """
     method = parse_option(Method, method, "method")
     test = parse_option(Test, test, "test")

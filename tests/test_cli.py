@@ -1,0 +1,66 @@
+"""The command line: output formats and clean errors (no tracebacks)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tpmeta.cli import main
+
+
+@pytest.fixture()
+def bcg_csv(tmp_path, metafor_reference):
+    case = next(c for c in metafor_reference["pooling"] if c["dataset"] == "dat.bcg" and c["method"] == "REML" and c["test"] == "knha")
+    lines = ["study_id,yi,vi"] + [f"s{i},{y!r},{v!r}" for i, (y, v) in enumerate(zip(case["yi"], case["vi"]))]
+    path = tmp_path / "bcg.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path, case
+
+
+def test_pool_json_matches_metafor(bcg_csv, capsys):
+    path, case = bcg_csv
+    assert main(["pool", str(path), "--method", "REML", "--test", "knha", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["estimate"] == pytest.approx(case["expected"]["estimate"], rel=1e-7)
+    assert out["method"] == "REML" and out["test"] == "knha" and out["k"] == 13
+
+
+def test_pool_table_output(bcg_csv, capsys):
+    path, _ = bcg_csv
+    assert main(["pool", str(path)]) == 0
+    assert "prediction interval" in capsys.readouterr().out
+
+
+def test_pool_bad_value_message(tmp_path, capsys):
+    path = tmp_path / "bad.csv"
+    path.write_text("study_id,yi,vi\nA,0.1,0.1\nB,0.2,-1\n")
+    assert main(["pool", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "bad.csv" in err and "row 3" in err and "'vi'" in err and "-1" in err and "Traceback" not in err
+
+
+def test_pool_missing_column_and_file(tmp_path, capsys):
+    path = tmp_path / "x.csv"
+    path.write_text("study,effect,var\nA,0.1,0.1\n")
+    assert main(["pool", str(path)]) == 1
+    assert "column 'yi' is missing" in capsys.readouterr().err
+    assert main(["pool", str(path), "--yi", "effect", "--vi", "var", "--label", "study"]) == 0
+    assert main(["pool", str(tmp_path / "none.csv")]) == 1
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_effects_csv_and_json(tmp_path, capsys):
+    path = tmp_path / "arms.csv"
+    path.write_text("study_id,mt,sd1i,n1i,m2i,sd2i,n2i\nA,2,1,20,3,1.2,20\n")
+    assert main(["effects", str(path), "--measure", "SMD", "--m1i", "mt", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["yi"] == pytest.approx(-0.8873502646, abs=1e-9)  # metafor escalc
+    assert main(["effects", str(path), "--measure", "MD", "--m1i", "mt", "--csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith("yi,vi")
+
+
+def test_invalid_choice_exits_2(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["pool", "x.csv", "--method", "reml"])
+    assert exc.value.code == 2
