@@ -1,0 +1,213 @@
+"""House style, journal widths, font resolution and figure export.
+
+Every plotting function applies :data:`HOUSE_STYLE` through :func:`matplotlib.rc_context`, so global
+``rcParams`` are never changed. Fonts are resolved once to a concrete TrueType family and set on each
+artist explicitly, so that a figure draws with the metrics it was laid out with even when it is later
+drawn or saved outside the style context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+__all__ = ["HOUSE_STYLE", "JOURNAL_WIDTHS", "COLORS", "save_figure", "figure_width", "font_family"]
+
+MM_PER_INCH = 25.4
+
+#: Column widths of typical journals (85 mm single, 170 mm double column), in inches.
+JOURNAL_WIDTHS: dict[str, float] = {"single": 85 / MM_PER_INCH, "double": 170 / MM_PER_INCH}
+
+#: Preferred sans-serif TrueType families, first available wins (Liberation Sans is metric-compatible
+#: with Arial). Only TrueType files are used so that PDFs embed them as FontFile2 (``pdf.fonttype=42``).
+PREFERRED_FONTS: tuple[str, ...] = ("Arial", "Helvetica", "Liberation Sans", "DejaVu Sans")
+
+#: Glyphs the plots need; a family lacking any of them is skipped.
+REQUIRED_GLYPHS = "τ²−×±≤≥–·?+0123456789%[]"
+
+#: One consistent set of rcParams for all tpmeta figures, applied with ``matplotlib.rc_context``.
+HOUSE_STYLE: dict[str, Any] = {
+    "font.family": "sans-serif",
+    "font.sans-serif": list(PREFERRED_FONTS),
+    "font.size": 7.0,
+    "axes.titlesize": 7.0,
+    "axes.labelsize": 7.0,
+    "xtick.labelsize": 7.0,
+    "ytick.labelsize": 7.0,
+    "legend.fontsize": 6.5,
+    "legend.frameon": False,
+    "axes.linewidth": 0.6,
+    "axes.edgecolor": "black",
+    "axes.labelcolor": "black",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.unicode_minus": True,
+    "xtick.major.width": 0.6,
+    "ytick.major.width": 0.6,
+    "xtick.major.size": 3.0,
+    "ytick.major.size": 3.0,
+    "xtick.minor.visible": False,
+    "ytick.minor.visible": False,
+    "xtick.direction": "out",
+    "ytick.direction": "out",
+    "xtick.color": "black",
+    "ytick.color": "black",
+    "lines.linewidth": 0.8,
+    "lines.solid_capstyle": "butt",
+    "patch.linewidth": 0.6,
+    "text.usetex": False,
+    "mathtext.default": "regular",
+    "figure.dpi": 150,
+    "figure.facecolor": "white",
+    "savefig.facecolor": "white",
+    "savefig.dpi": 300,
+    "savefig.bbox": None,
+    "pdf.fonttype": 42,
+    "ps.fonttype": 42,
+    "svg.fonttype": "none",
+    "svg.hashsalt": "tpmeta",
+}
+
+#: Colours shared by the plots (Cochrane RoB traffic lights included).
+COLORS: dict[str, str] = {
+    "study": "#1F3A5F",
+    "line": "black",
+    "pooled": "black",
+    "pooled_alt": "white",
+    "prediction": "#A23B2A",
+    "null": "#666666",
+    "rule": "black",
+    "rob_low": "#02C100",
+    "rob_some": "#E2DF07",
+    "rob_high": "#BF0000",
+    "rob_none": "#4EA1F7",
+}
+
+
+@lru_cache(maxsize=None)
+def font_family() -> str:
+    """The first family of :data:`PREFERRED_FONTS` installed as TrueType with every required glyph."""
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    for name in PREFERRED_FONTS:
+        paths = [
+            f.fname
+            for f in font_manager.fontManager.ttflist
+            if f.name == name and f.fname.lower().endswith((".ttf", ".ttc"))
+        ]
+        if not paths:
+            continue
+        try:
+            charmap = FT2Font(paths[0]).get_charmap()
+        except (OSError, RuntimeError):  # pragma: no cover - unreadable font file
+            continue
+        if all(ord(c) in charmap for c in REQUIRED_GLYPHS):
+            return name
+    return "DejaVu Sans"  # shipped with matplotlib as TrueType
+
+
+def style() -> dict[str, Any]:
+    """:data:`HOUSE_STYLE` with the resolved font family first."""
+    rc = dict(HOUSE_STYLE)
+    rc["font.sans-serif"] = [font_family(), *PREFERRED_FONTS]
+    return rc
+
+
+def figure_width(width: str | float) -> float:
+    """Width in inches from ``"single"``/``"double"`` or a number of inches."""
+    if isinstance(width, str):
+        try:
+            return JOURNAL_WIDTHS[width]
+        except KeyError:
+            raise ValueError(
+                f"width={width!r} is not valid; choose 'single', 'double' or a number of inches"
+            ) from None
+    value = float(width)
+    if not value > 0:
+        raise ValueError(f"width={width!r} must be a positive number of inches")
+    return value
+
+
+def new_figure(width_in: float, height_in: float) -> Any:
+    """A Figure with an Agg canvas, not registered with pyplot (no global state, no auto-show)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width_in, height_in), dpi=HOUSE_STYLE["figure.dpi"])
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def get_renderer(fig: Any) -> Any:
+    """The figure's renderer (for text measurement)."""
+    canvas = fig.canvas
+    if hasattr(canvas, "get_renderer"):
+        return canvas.get_renderer()
+    return fig._get_renderer()  # pragma: no cover - non-Agg canvases
+
+
+_SAVE_KW: dict[str, dict[str, Any]] = {
+    "pdf": {"metadata": {"Creator": "tpmeta", "CreationDate": None}},
+    "svg": {"metadata": {"Creator": "tpmeta", "Date": None}},
+    "png": {"metadata": {"Software": "tpmeta"}},
+    "tiff": {"pil_kwargs": {"compression": "tiff_lzw"}},
+}
+
+
+def save_figure(
+    fig: Any,
+    path_stem: str | Path,
+    formats: Sequence[str] | str = ("pdf", "svg", "png"),
+    dpi: int = 300,
+) -> list[Path]:
+    """Save ``fig`` as ``path_stem.<format>`` for each format; return the written paths.
+
+    PDF keeps text as text with embedded TrueType fonts (``pdf.fonttype=42``); SVG keeps text as
+    ``<text>`` elements (``svg.fonttype='none'``) so that it stays editable; PNG and TIFF are written at
+    ``dpi`` (TIFF through Pillow, LZW-compressed). The figure is saved at its own size (no tight bounding
+    box), so a figure laid out for a journal column keeps that width.
+
+    Raises
+    ------
+    ValueError
+        An unknown format.
+    ImportError
+        TIFF requested but Pillow is not importable (nothing is written in that case).
+    """
+    import matplotlib as mpl
+
+    if isinstance(formats, str):
+        formats = (formats,)
+    fmts = [str(f).lower().lstrip(".") for f in formats]
+    fmts = ["tiff" if f == "tif" else f for f in fmts]
+    unknown = [f for f in fmts if f not in _SAVE_KW]
+    if unknown:
+        raise ValueError(f"unknown format(s) {unknown}; choose from {sorted(_SAVE_KW)}")
+    if "tiff" in fmts:
+        try:
+            import PIL  # noqa: F401
+        except ImportError:
+            raise ImportError(
+                "TIFF output needs Pillow, which is not importable; install Pillow or drop 'tiff' "
+                "from formats"
+            ) from None
+    stem = Path(path_stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    with mpl.rc_context(style()):
+        for fmt in _unique(fmts):
+            path = stem.with_name(f"{stem.name}.{fmt}")
+            fig.savefig(path, format=fmt, dpi=dpi, **_SAVE_KW[fmt])
+            written.append(path)
+    return written
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    seen: list[str] = []
+    for item in items:
+        if item not in seen:
+            seen.append(item)
+    return seen
