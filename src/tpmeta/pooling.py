@@ -326,20 +326,20 @@ def _pool_batch(
     alpha = 1.0 - level
     with np.errstate(invalid="ignore", divide="ignore"):
         var = 1.0 / sw
+        se = np.sqrt(var)
+        stat = mu / se
+        pvalue = 2.0 * special.ndtr(-np.abs(stat))
+        crit = np.full(mu.shape, special.ndtri(1.0 - alpha / 2))
         if test is Test.KNHA:
+            # with one study there is no residual df: metafor (and tpmeta) fall back to the z test
+            multi = df > 0
             rss = (w * (batch.y - mu[:, None]) ** 2).sum(axis=1)
-            s2w = np.where(rss <= np.finfo(float).eps, 0.0, rss / df)
-            var = np.where(df > 0, s2w * var, np.nan)
-            se = np.sqrt(var)
+            s2w = np.where(rss <= np.finfo(float).eps, 0.0, rss / np.where(multi, df, 1))
+            se = np.where(multi, np.sqrt(s2w * var), se)
             stat = mu / se
-            dfc = np.where(df > 0, df, np.nan)
-            pvalue = 2.0 * special.stdtr(dfc, -np.abs(stat))
-            crit = special.stdtrit(dfc, 1.0 - alpha / 2)
-        else:
-            se = np.sqrt(var)
-            stat = mu / se
-            pvalue = 2.0 * special.ndtr(-np.abs(stat))
-            crit = np.full(mu.shape, special.ndtri(1.0 - alpha / 2))
+            dfc = np.where(multi, df, 1)
+            pvalue = np.where(multi, 2.0 * special.stdtr(dfc, -np.abs(stat)), pvalue)
+            crit = np.where(multi, special.stdtrit(dfc, 1.0 - alpha / 2), crit)
     ci_low, ci_high = mu - crit * se, mu + crit * se
     pi_low, pi_high = prediction_interval(mu, se, tau2, crit)
 

@@ -88,8 +88,8 @@ def numbers_in_text(text: str) -> set[float]:
 
     ``1,047`` is read both as 1047 and as 1 and 047; ``.62`` as 0.62.
 
-    >>> sorted(numbers_in_text("Fifty-six patients; VAS 2.50 (SD 1,047), I2 = 59%"))
-    [1.0, 2.5, 47.0, 56.0, 59.0, 1047.0]
+    >>> sorted(numbers_in_text("Fifty-six patients; VAS 2.50 (SD 1,047), I2 = 59%"))  # "I2" gives 2
+    [1.0, 2.0, 2.5, 47.0, 56.0, 59.0, 1047.0]
     """
     if not isinstance(text, str):
         return set()

@@ -129,6 +129,29 @@ for (m in c("SMD", "MD")) {
              dat.normand1999, cont)
 }
 
+# ---- leave-one-out and cumulative ---------------------------------------------------------------
+seq_cases <- list()
+for (ds in pool_sets[c(1, 2, 4)]) {
+  for (m in c("DL", "REML")) {
+    for (t in tests) {
+      res <- rma(ds$yi, ds$vi, method = m, test = t, control = eval(parse(text = CONTROL)))
+      l1 <- leave1out(res)
+      cu <- cumul(res)
+      seq_cases[[length(seq_cases) + 1]] <- list(
+        dataset = ds$name, method = m, test = t, yi = ds$yi, vi = ds$vi,
+        call = sprintf('leave1out(rma(yi, vi, method="%s", test="%s", control=%s)); cumul(same)', m, t, CONTROL),
+        leave1out = list(estimate = as.numeric(l1$estimate), se = as.numeric(l1$se),
+                         ci_low = as.numeric(l1$ci.lb), ci_high = as.numeric(l1$ci.ub),
+                         pvalue = as.numeric(l1$pval), q = as.numeric(l1$Q), tau2 = as.numeric(l1$tau2),
+                         i2 = as.numeric(l1$I2), h2 = as.numeric(l1$H2)),
+        cumulative = list(estimate = as.numeric(cu$estimate), se = as.numeric(cu$se),
+                          ci_low = as.numeric(cu$ci.lb), ci_high = as.numeric(cu$ci.ub),
+                          tau2 = as.numeric(cu$tau2), i2 = as.numeric(cu$I2))
+      )
+    }
+  }
+}
+
 out <- list(
   generated_by = "tests/reference/metafor_reference.R",
   r_version = R.version.string,
@@ -141,7 +164,8 @@ out <- list(
   tests = tests,
   datasets = vapply(pool_sets, function(d) d$name, ""),
   pooling = pool_cases,
-  escalc = escalc_cases
+  escalc = escalc_cases,
+  sequential = seq_cases
 )
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, na = "null", pretty = TRUE), out_path)
 cat("wrote", out_path, "with", length(pool_cases), "pooling cases and",
