@@ -152,6 +152,22 @@ for (ds in pool_sets[c(1, 2, 4)]) {
   }
 }
 
+# ---- small-study effects -------------------------------------------------------------------------
+bias_cases <- list()
+for (ds in pool_sets[1:5]) {
+  res <- rma(ds$yi, ds$vi, method = "REML", control = eval(parse(text = CONTROL)))
+  eg <- regtest(res, model = "lm", predictor = "sei")
+  rk <- suppressWarnings(ranktest(res))
+  bias_cases[[length(bias_cases) + 1]] <- list(
+    dataset = ds$name, yi = ds$yi, vi = ds$vi,
+    call = 'regtest(rma(yi, vi, method="REML"), model="lm", predictor="sei"); ranktest(same)',
+    egger = list(statistic = num(eg$zval), pvalue = num(eg$pval), df = num(eg$dfs),
+                 slope = num(eg$fit$coefficients[2]), limit_estimate = num(eg$est),
+                 limit_ci_low = num(eg$ci.lb), limit_ci_high = num(eg$ci.ub)),
+    begg = list(tau = num(rk$tau), pvalue = num(rk$pval))
+  )
+}
+
 out <- list(
   generated_by = "tests/reference/metafor_reference.R",
   r_version = R.version.string,
@@ -165,7 +181,8 @@ out <- list(
   datasets = vapply(pool_sets, function(d) d$name, ""),
   pooling = pool_cases,
   escalc = escalc_cases,
-  sequential = seq_cases
+  sequential = seq_cases,
+  small_study = bias_cases
 )
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, na = "null", pretty = TRUE), out_path)
 cat("wrote", out_path, "with", length(pool_cases), "pooling cases and",

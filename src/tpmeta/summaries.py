@@ -1,0 +1,155 @@
+"""Report tables built from the dataset and the analyses: the flow of trials (PRISMA-style counts),
+trial characteristics, published reviews' results, and the article's claims with the evidence found.
+
+Presentation only: numbers are rounded here, never in computation.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from .analysis import AnalysisResult
+from .studies import StudyData
+
+__all__ = ["flow_counts", "characteristics_table", "reviews_table", "claims_table", "format_effect"]
+
+
+def format_effect(estimate: float, low: float, high: float, digits: int = 2) -> str:
+    """``"0.45 [0.12, 0.78]"`` (display only)."""
+    if any(pd.isna(x) for x in (estimate, low, high)):
+        return "—"
+    return f"{estimate:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def flow_counts(data: StudyData, results: Mapping[str, AnalysisResult] | None = None) -> pd.DataFrame:
+    """Counts for a PRISMA-style flow: identified → excluded (by reason) / awaiting → included →
+    with extracted numbers → in at least one pooled analysis."""
+    t = data.trials
+    rows = [("Trials identified (register)", len(t))]
+    for source, count in t["identified_via"].fillna("not recorded").map(_source_group).value_counts().sort_index().items():
+        rows.append((f"  identified via {source}", int(count)))
+    excluded = t[t["inclusion_status"] == "excluded"]
+    rows.append(("Excluded", len(excluded)))
+    for reason, count in excluded["exclusion_reason"].fillna("not recorded").map(_short_reason).value_counts().sort_index().items():
+        rows.append((f"  {reason}", int(count)))
+    rows.append(("Awaiting classification (full text needed)", int((t["inclusion_status"] == "awaiting").sum())))
+    inc = t[t["inclusion_status"] == "included"]
+    rows.append(("Included", len(inc)))
+    rows.append(("  with extracted results", int((inc["data_status"] == "extracted").sum())))
+    rows.append(("  full text needed for results", int((inc["data_status"] == "full_text_needed").sum())))
+    rows.append(("  results not reported", int((inc["data_status"] == "not_reported").sum())))
+    if results is not None:
+        pooled = set()
+        for res in results.values():
+            pooled |= set(res.studies.get("study_id", pd.Series(dtype=str)))
+        rows.append(("In at least one pooled analysis", len(pooled)))
+    return pd.DataFrame(rows, columns=["step", "trials"])
+
+
+def _source_group(text: str) -> str:
+    low = str(text).lower()
+    for key, label in (("lu 2022", "Lu 2022 review"), ("denneny", "Denneny 2019 review"), ("search", "database search"),
+                       ("review", "other reviews"), ("brief", "database search")):  # fmt: skip
+        if key in low:
+            return label
+    return "other"
+
+
+def _short_reason(text: str) -> str:
+    text = str(text).strip().rstrip(".")
+    return text if len(text) <= 70 else text[:67] + "…"
+
+
+def characteristics_table(data: StudyData) -> pd.DataFrame:
+    """One row per included trial: population, intervention and comparator, n, data status."""
+    t = data.trials[data.trials["inclusion_status"] == "included"].copy()
+    out = pd.DataFrame({
+        "trial": [f"{_first_author(r)} {'' if pd.isna(r.year) else int(r.year)}".strip() for r in t.itertuples()],
+        "condition": t["condition"].fillna(""),
+        "population": t["population"].fillna("").str.replace("_", " "),
+        "intervention": t["intervention_class"].str.replace("_", " "),
+        "comparator": t["comparator_class"].fillna("").str.replace("_", " "),
+        "n randomised": t["n_randomised"].map(lambda x: "" if pd.isna(x) else str(int(x))),
+        "results": t["data_status"].str.replace("_", " "),
+        "reference": [f"doi:{r.doi}" if pd.notna(r.doi) else (f"PMID {int(r.pmid)}" if pd.notna(r.pmid) else "")
+                      for r in t.itertuples()],
+    })  # fmt: skip
+    return out.sort_values("trial", ignore_index=True)
+
+
+def _first_author(row) -> str:  # noqa: ANN001
+    authors = "" if pd.isna(row.authors) else str(row.authors)
+    if authors:
+        return authors.split(",")[0].split(" ")[0]
+    return str(row.study_id).rstrip("0123456789_abnd").capitalize()
+
+
+def reviews_table(data: StudyData) -> pd.DataFrame:
+    """Published reviews' pooled results, formatted for reading."""
+    r = data.reviews.copy()
+    return pd.DataFrame({
+        "review": r["review_id"], "outcome": r["outcome"], "comparison": r["comparison"].fillna(""),
+        "studies": r["k"].map(lambda x: "" if pd.isna(x) else str(int(x))),
+        "participants": r["participants"].map(lambda x: "" if pd.isna(x) else str(int(x))),
+        "measure": r["measure"].fillna(""),
+        "effect [95% CI]": [format_effect(e, lo, hi) for e, lo, hi in zip(r["estimate"], r["ci_low"], r["ci_high"])],
+        "I² %": r["i2"].map(lambda x: "" if pd.isna(x) else f"{x:.0f}"),
+    }).sort_values(["review", "outcome"], ignore_index=True)  # fmt: skip
+
+
+def claims_table(
+    data: StudyData, results: Mapping[str, AnalysisResult], certainty: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """Each claim of the source article with, in plain language, what the trials show."""
+    rows = []
+    trials = data.trials.set_index("study_id")
+    reviews = data.reviews
+    for c in data.claims.itertuples():
+        analysis = results.get(c.analysis_id) if isinstance(c.analysis_id, str) else None
+        if analysis is not None and analysis.pooled is not None and analysis.k >= 2:
+            p = analysis.pooled
+            cert = (certainty or {}).get(analysis.spec.analysis_id, "not rated")
+            verdict = _plain_verdict(p, analysis.spec.outcome)
+            evidence = (f"{analysis.k} trials pooled: SMD {format_effect(p.estimate, p.ci_low, p.ci_high)}; "
+                        f"{verdict} Certainty: {cert}.")  # fmt: skip
+        else:
+            parts = []
+            if analysis is not None and analysis.k == 1:
+                parts.append("only one trial with usable numbers, too few to pool")
+            ids = str(c.study_ids).split() if isinstance(c.study_ids, str) else []
+            known = [i for i in ids if i in trials.index]
+            if known:
+                parts.append(f"trials found but not poolable here: {', '.join(_cite(trials, i) for i in known)}")
+            rev = str(c.review_ids).split() if isinstance(c.review_ids, str) else []
+            rev_rows = reviews[reviews["review_id"].isin(rev)]
+            if len(rev_rows):
+                parts.append("published reviews speak to it: " + "; ".join(sorted(set(rev_rows["review_id"]))))
+            evidence = "; ".join(parts) if parts else "No randomised trials found."
+        rows.append({"claim": c.claim, "article says": c.article_quote, "what the evidence shows": evidence})
+    return pd.DataFrame(rows)
+
+
+def _cite(trials: pd.DataFrame, sid: str) -> str:
+    r = trials.loc[sid]
+    year = "" if pd.isna(r["year"]) else f" {int(r['year'])}"
+    authors = "" if pd.isna(r["authors"]) else str(r["authors"]).split(",")[0].split(" ")[0]
+    return f"{authors or sid}{year}"
+
+
+def _plain_verdict(p, outcome: str) -> str:  # noqa: ANN001
+    significant = p.ci_low > 0 or p.ci_high < 0
+    if not significant:
+        return "the confidence interval includes no effect, so the trials do not show a reliable benefit."
+    better = (p.estimate < 0) if outcome in ("pain_intensity", "disability", "headache_frequency") else (p.estimate > 0)
+    size = abs(p.estimate)
+    word = "small" if size < 0.5 else ("moderate" if size < 0.8 else "large")
+    direction = "in favour of trigger-point therapy" if better else "against trigger-point therapy"
+    wide = " The prediction interval for a new trial includes no effect." if (p.pi_low <= 0 <= p.pi_high) else ""
+    return f"a {word} effect {direction}.{wide}"
+
+
+def _nan_to_blank(value: float) -> str:
+    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
