@@ -36,6 +36,8 @@ class Method(_Option):
 class Test(_Option):
     """Test and interval for the pooled effect."""
 
+    __test__ = False  # not a pytest test class, despite the name
+
     Z = "z"  #: Wald-type z test with normal quantiles
     KNHA = "knha"  #: Hartung-Knapp-Sidik-Jonkman: scaled variance, t with k - 1 df
 
