@@ -1,0 +1,82 @@
+"""Risk-of-bias figures at 3, 15 and 40 studies: every element present, text inside the figure and
+not overlapping (measured with the renderer)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tpmeta.plots.rob import PALETTES, rob_summary_plot, traffic_light_plot
+from tpmeta.plots.style import get_renderer
+
+
+def _table(n, seed=0):
+    rng = np.random.default_rng(seed)
+    t = pd.DataFrame({"study": [f"Trial {i}" + (" with a deliberately long label to test layout" if i % 4 == 0 else "") + f" {1990 + i}" for i in range(n)]})
+    for c in ["d1", "d2", "d3", "d4", "d5", "overall"]:
+        t[c] = rng.choice(["low", "some concerns", "high", None], n)
+    return t
+
+
+def _texts(fig):
+    renderer = get_renderer(fig)
+    fig.draw(renderer)
+    out, seen = [], set()
+    from matplotlib.text import Text
+
+    for t in fig.findobj(lambda a: isinstance(a, Text) and a.get_visible()):
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        if not t.get_text().strip() or t.get_text() in "+−×?":
+            continue
+        out.append((t.get_text(), t.get_window_extent(renderer)))
+    return out, fig.bbox
+
+
+@pytest.mark.parametrize("n", [3, 15, 40])
+def test_traffic_light_structure(n):
+    table = _table(n)
+    fig = traffic_light_plot(table)
+    ax = fig.axes[0]
+    markers = [l for l in ax.lines if l.get_marker() == "o"]
+    assert len(markers) == 6 * n
+    colours = {m.get_markerfacecolor() for m in markers}
+    assert colours <= set(PALETTES["cochrane"].values())
+    texts, bbox = _texts(fig)
+    labels = [t for t, _ in texts]
+    for s in table["study"]:
+        assert s in labels
+    for _, box in texts:
+        assert box.x0 >= bbox.x0 - 0.5 and box.x1 <= bbox.x1 + 0.5 and box.y0 >= bbox.y0 - 0.5 and box.y1 <= bbox.y1 + 0.5
+    for (a, ba), (b, bb) in itertools.combinations(texts, 2):
+        assert not ba.overlaps(bb), (a, b)
+
+
+def test_traffic_light_colourblind_and_bad_palette():
+    fig = traffic_light_plot(_table(3), palette="colourblind")
+    colours = {l.get_markerfacecolor() for l in fig.axes[0].lines if l.get_marker() == "o"}
+    assert colours <= set(PALETTES["colourblind"].values())
+    with pytest.raises(ValueError, match="palette"):
+        traffic_light_plot(_table(3), palette="rainbow")
+
+
+@pytest.mark.parametrize("n", [3, 15, 40])
+def test_summary_plot_weighted_shares(n):
+    table = _table(n, seed=n)
+    w = np.arange(1, n + 1, dtype=float)
+    fig = rob_summary_plot(table, weights=w)
+    ax = fig.axes[0]
+    widths = {}
+    for bar in ax.patches:
+        row = round(bar.get_y() + bar.get_height() / 2)
+        widths[row] = widths.get(row, 0) + bar.get_width()
+    assert len(widths) == 6 and all(v == pytest.approx(1.0) for v in widths.values())
+    texts, bbox = _texts(fig)
+    for (a, ba), (b, bb) in itertools.combinations(texts, 2):
+        assert not ba.overlaps(bb), (a, b)
+    with pytest.raises(ValueError, match="weights"):
+        rob_summary_plot(table, weights=np.zeros(n))
