@@ -5,8 +5,14 @@ Every estimator is validated against metafor (R). Public API::
     import tpmeta
     es = tpmeta.effect_sizes(data, "SMD")
     res = tpmeta.pool(es["yi"], es["vi"], method="REML", test="knha")
+
+Figures live in :mod:`tpmeta.plots` (the only module that imports matplotlib).
 """
 
+from .analysis import AnalysisResult, AnalysisSpec, run_all, run_analysis
+from .bias import BeggResult, EggerResult, begg_test, egger_test
+from .conversions import combine_arms, fill_mean_sd, mean_sd_from_median, sd_from_ci, sd_from_se
+from .effects import effect_sizes
 from .errors import (
     ConvergenceWarning,
     DataProblem,
@@ -15,28 +21,59 @@ from .errors import (
     StudyDataError,
     TpmetaWarning,
 )
+from .grade import GradeAssessment, apply_overrides, suggest_grade, summary_of_findings
 from .options import Judgement, Measure, Method, Test, ZeroCells
-from .effects import effect_sizes
 from .pooling import BatchPoolResult, PoolResult, estimate_tau2, pool, pool_batch
+from .rob import assess_rob2, pedro_score, pedro_table, rob2_table
+from .sensitivity import cumulative, leave_one_out, restrict
+from .studies import StudyData, ValidationReport, load_studies, validate_studies
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AnalysisResult",
+    "AnalysisSpec",
     "BatchPoolResult",
+    "BeggResult",
     "ConvergenceWarning",
     "DataProblem",
     "DataWarning",
+    "EggerResult",
+    "GradeAssessment",
     "Judgement",
     "Measure",
     "Method",
     "PoolResult",
     "SingleStudyWarning",
+    "StudyData",
     "StudyDataError",
     "Test",
     "TpmetaWarning",
+    "ValidationReport",
     "ZeroCells",
+    "apply_overrides",
+    "assess_rob2",
+    "begg_test",
+    "combine_arms",
+    "cumulative",
     "effect_sizes",
+    "egger_test",
     "estimate_tau2",
+    "fill_mean_sd",
+    "leave_one_out",
+    "load_studies",
+    "mean_sd_from_median",
+    "pedro_score",
+    "pedro_table",
     "pool",
     "pool_batch",
+    "restrict",
+    "rob2_table",
+    "run_all",
+    "run_analysis",
+    "sd_from_ci",
+    "sd_from_se",
+    "suggest_grade",
+    "summary_of_findings",
+    "validate_studies",
 ]

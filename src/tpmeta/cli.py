@@ -12,7 +12,7 @@ import math
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 
@@ -117,6 +117,82 @@ def cmd_effects(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    report = tpmeta.validate_studies(args.path)
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
+def cmd_rob2(args: argparse.Namespace) -> int:
+    frame = read_csv(args.file)
+    frame = frame.astype(object).where(frame.notna(), None)
+    out = tpmeta.rob2_table(frame, source=str(args.file))
+    keep = [c for c in ("study_id", "outcome", "d1", "d2", "d3", "d4", "d5", "overall") if c in out.columns]
+    if args.format == "table":
+        out = out[keep]
+    print_frame(out, args.format)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import build_report
+
+    path = build_report(args.studies, args.out, args.notebooks)
+    print(path)
+    return 0
+
+
+def cmd_forest(args: argparse.Namespace) -> int:
+    from . import plots
+    from .review import build_review
+
+    data = tpmeta.load_studies(args.studies)
+    review = build_review(data)
+    chosen = [r for r in review.analyses.values() if r.spec.outcome == args.outcome
+              and (args.analysis is None or r.spec.analysis_id == args.analysis)]  # fmt: skip
+    if not chosen:
+        ids = ", ".join(f"{a} ({r.spec.outcome})" for a, r in review.analyses.items())
+        raise CliError(f"no analysis of outcome '{args.outcome}'; declared analyses: {ids}")
+    formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    out = Path(args.out)
+    for res in chosen:
+        if res.pooled is None:
+            print(f"{res.spec.analysis_id}: no trials with usable numbers, no plot", file=sys.stderr)
+            continue
+        study_data = res.studies.set_index("label")
+        if args.timepoint:
+            print("note: --timepoint selects by the analysis rule in studies/analyses.csv", file=sys.stderr)
+        subgroups = None
+        if args.subgroup:
+            if args.subgroup not in res.studies.columns:
+                raise CliError(f"--subgroup {args.subgroup}: not a study attribute; use one of "
+                               f"intervention_class, comparator_class, population")  # fmt: skip
+            subgroups = []
+            for name, grp in res.studies.groupby(args.subgroup, sort=True):
+                sub = tpmeta.restrict(res.pooled, res.studies[args.subgroup].eq(name).to_numpy())
+                if sub is not None:
+                    subgroups.append((str(name).replace("_", " "), sub))
+        rob = review.rob_rows(res.spec.analysis_id).set_index("study")
+        fig = plots.forest_plot(res.pooled, study_data=study_data, subgroups=subgroups,
+                                rob=rob if rob.notna().any().any() else None, sort_by=args.sort,
+                                width=args.width, effect_label=res.spec.measure.value)  # fmt: skip
+        for path in plots.save_figure(fig, out / f"forest_{res.spec.analysis_id}", formats=formats, dpi=args.dpi):
+            print(path)
+    return 0
+
+
+def cmd_add_study(args: argparse.Namespace) -> int:
+    from .addstudy import add_study
+
+    changes = add_study(args.file, args.studies, dry_run=args.dry_run)
+    if changes.empty:
+        print("added; no pooled analysis changed")
+    else:
+        print("Changes in the pooled analyses:")
+        print_frame(changes, "table")
+    return 0
+
+
 _COLUMN_OPTIONS = (
     "m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i", "ai", "bi", "ci", "di", "estimate", "ci_low",
     "ci_high", "sei", "sd1i_pre", "sd1i_post", "sd2i_pre", "sd2i_post", "ri",
@@ -151,13 +227,40 @@ def build_parser() -> argparse.ArgumentParser:
     _add_format(p)
     p.set_defaults(func=cmd_effects)
 
-    for register in _EXTRA_COMMANDS:
-        register(sub)
+    p = sub.add_parser("validate", help="check the dataset against its schema and the cross-checks")
+    p.add_argument("path", nargs="?", default="studies", help="the studies/ folder (default: studies)")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("rob2", help="RoB 2 judgements from signalling answers (d1_1 ... d5_3)")
+    p.add_argument("file", help="CSV with study_id, optional outcome, d1_1 ... d5_3")
+    _add_format(p)
+    p.set_defaults(func=cmd_rob2)
+
+    p = sub.add_parser("report", help="run the notebooks and write reports/index.html")
+    p.add_argument("--studies", default="studies")
+    p.add_argument("--out", default="reports")
+    p.add_argument("--notebooks", default="notebooks")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("forest", help="forest plots of the shipped analyses, for papers")
+    p.add_argument("--outcome", required=True, help="e.g. pain_intensity, pressure_pain_threshold")
+    p.add_argument("--analysis", help="one analysis_id (default: every analysis of the outcome)")
+    p.add_argument("--timepoint", help="(the time point rule is declared per analysis in analyses.csv)")
+    p.add_argument("--subgroup", help="study attribute for subgroups, e.g. intervention_class")
+    p.add_argument("--sort", choices=["weight", "effect", "year"], help="order of the studies")
+    p.add_argument("--format", default="pdf,svg,png", help="comma-separated: pdf,svg,png,tiff")
+    p.add_argument("--width", default="double", choices=["single", "double"])
+    p.add_argument("--dpi", type=int, default=300, choices=[300, 600])
+    p.add_argument("--studies", default="studies")
+    p.add_argument("--out", default="reports/figures")
+    p.set_defaults(func=cmd_forest)
+
+    p = sub.add_parser("add-study", help="add a trial (YAML or CSV) and show what changed")
+    p.add_argument("file", help="YAML file with trial, outcomes, rob2 (see README)")
+    p.add_argument("--studies", default="studies")
+    p.add_argument("--dry-run", action="store_true", help="validate and show changes, write nothing")
+    p.set_defaults(func=cmd_add_study)
     return parser
-
-
-#: other modules' commands register here (keeps this file a thin dispatcher)
-_EXTRA_COMMANDS: list[Callable[[Any], None]] = []
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 DEFAULT_STUDIES_DIR = Path("studies")
-RESOURCES = ("trials", "outcomes", "contrasts", "rob2", "pedro", "reviews", "claims", "analyses")
+RESOURCES = ("trials", "outcomes", "contrasts", "rob2", "pedro", "reviews", "claims", "analyses", "grade")
 #: numeric columns whose values must appear in the row's source_quote, per resource
 QUOTED_NUMBERS = {
     "trials": ("n_randomised",),
@@ -148,6 +148,7 @@ class StudyData:
     reviews: pd.DataFrame
     claims: pd.DataFrame
     analyses: pd.DataFrame
+    grade: pd.DataFrame
     schema: dict = field(repr=False, default_factory=dict)
 
     def table(self, name: str) -> pd.DataFrame:
@@ -228,12 +229,17 @@ def _schema_problems(path: Path) -> list[DataProblem]:
                 note, fix = "a required value is missing", "fill in the value (the column is required)"
             elif err.type == "scheme-error" or "No such file" in note:
                 note, fix = "file is missing", "create it with the header declared in studies/datapackage.json"
+            elif err.type in ("extra-label", "missing-label", "incorrect-label"):
+                note = {"extra-label": "column '{}' is not declared in the schema",
+                        "missing-label": "declared column '{}' is missing",
+                        "incorrect-label": "column header '{}' does not match the schema"}[err.type].format(
+                    getattr(err, "label", "") or getattr(err, "field_name", ""))  # fmt: skip
             problems.append(
                 DataProblem(
                     message=note or err.title,
                     file=f"{path.name}/{resource}",
                     row=getattr(err, "row_number", None),
-                    column=getattr(err, "field_name", None),
+                    column=getattr(err, "field_name", None) or getattr(err, "label", None) or None,
                     value=getattr(err, "cell", None),
                     fix=fix,
                 )
@@ -305,7 +311,7 @@ class _Checker:
                 "add the spread, or leave the row out", "warning")  # fmt: skip
             bad("n", pd.isna(r.n), "number analysed (n) is missing; the arm cannot be pooled",
                 "add n from the source (with a quote)", "warning")  # fmt: skip
-            note = str(r.get("extraction_note") or "")
+            note = "" if pd.isna(r.get("extraction_note")) else str(r.get("extraction_note"))
             if re.search(r"±\s*not\s+labell?ed", note, re.I):
                 self.add("warning", "outcomes", row, "sd", _plain(r.sd),
                          "± not labelled as SD in the source; treated as SD",

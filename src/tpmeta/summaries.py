@@ -14,7 +14,9 @@ import pandas as pd
 from .analysis import AnalysisResult
 from .studies import StudyData
 
-__all__ = ["flow_counts", "characteristics_table", "reviews_table", "claims_table", "format_effect"]
+__all__ = [
+    "flow_counts", "characteristics_table", "reviews_table", "claims_table", "format_effect", "markdown_table",
+]
 
 
 def format_effect(estimate: float, low: float, high: float, digits: int = 2) -> str:
@@ -153,3 +155,14 @@ def _plain_verdict(p, outcome: str) -> str:  # noqa: ANN001
 
 def _nan_to_blank(value: float) -> str:
     return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table (pipes in cells escaped)."""
+    def cell(x: object) -> str:
+        return ("" if x is None or (isinstance(x, float) and np.isnan(x)) else str(x)).replace("|", "\\|").replace("\n", " ")
+
+    head = "| " + " | ".join(map(cell, frame.columns)) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([head, rule, *body]) + "\n"
