@@ -83,14 +83,43 @@ class Measurer:
 
 def wrap_to_width(text: str, max_width: float, measure: Measurer, fontsize: float,
                   weight: str = "normal") -> str:  # fmt: skip
-    """Wrap ``text`` at spaces (breaking long words if need be) to fit ``max_width`` inches."""
+    """Wrap ``text`` at spaces (breaking over-long words) so every line fits ``max_width`` inches.
+
+    Words are packed greedily by their measured widths; the result is verified by measuring each line.
+    """
     if measure.width(text, fontsize, weight) <= max_width:
         return text
-    for chars in range(len(text) - 1, 3, -1):
-        lines = textwrap.wrap(text, chars, break_long_words=True, break_on_hyphens=True)
+    limit = max_width
+    for _ in range(20):
+        lines = _greedy(text, limit, measure, fontsize, weight)
         if all(measure.width(line, fontsize, weight) <= max_width for line in lines):
             return "\n".join(lines)
-    return "\n".join(textwrap.wrap(text, 4, break_long_words=True))
+        limit *= 0.97
+    return "\n".join(lines)  # pragma: no cover - pathological fonts
+
+
+def _greedy(text: str, limit: float, measure: Measurer, fontsize: float, weight: str) -> list[str]:
+    space = measure.width("a a", fontsize, weight) - measure.width("aa", fontsize, weight)
+    lines: list[str] = []
+    current, cur_w = "", 0.0
+    for word in text.split():
+        w = measure.width(word, fontsize, weight)
+        if w > limit:  # break an over-long word into pieces that fit
+            chars = max(1, int(len(word) * limit / w))
+            pieces = textwrap.wrap(word, chars, break_long_words=True) or [word]
+        else:
+            pieces = [word]
+        for piece in pieces:
+            pw = measure.width(piece, fontsize, weight)
+            if current and cur_w + space + pw <= limit:
+                current, cur_w = f"{current} {piece}", cur_w + space + pw
+            else:
+                if current:
+                    lines.append(current)
+                current, cur_w = piece, pw
+    if current:
+        lines.append(current)
+    return lines
 
 
 def pack_parts(parts: list[str], max_width: float, measure: Measurer, fontsize: float,

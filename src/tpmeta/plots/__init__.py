@@ -1,0 +1,29 @@
+"""Publication figures for tpmeta: forest, funnel, risk-of-bias and flow diagrams; house style and export.
+
+This subpackage is the only place tpmeta uses matplotlib. Importing it has no side effects: matplotlib
+is imported inside the functions, figures are created without pyplot (never shown, never registered as
+global state) and styling is applied with ``matplotlib.rc_context``.
+
+>>> from tpmeta.plots import forest_plot, save_figure          # doctest: +SKIP
+>>> fig = forest_plot(res, favours=("Favours dry needling", "Favours control"))  # doctest: +SKIP
+>>> save_figure(fig, "figures/forest_pain", formats=("pdf", "svg", "png", "tiff"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from .flow import flow_diagram
+from .forest import forest_plot
+from .funnel import funnel_plot
+from .rob import rob_summary_plot, traffic_light_plot
+from .style import HOUSE_STYLE, JOURNAL_WIDTHS, save_figure
+
+__all__ = [
+    "HOUSE_STYLE",
+    "JOURNAL_WIDTHS",
+    "flow_diagram",
+    "forest_plot",
+    "funnel_plot",
+    "rob_summary_plot",
+    "save_figure",
+    "traffic_light_plot",
+]
