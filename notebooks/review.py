@@ -115,53 +115,62 @@ else:
 
 # %% [markdown]
 # ## 4. Pooled analyses
-# Standardised mean differences (Hedges' g, intervention minus control) pooled with a random-effects
-# model (REML τ², Hartung-Knapp-Sidik-Jonkman CI). For pain and disability a negative SMD favours
-# trigger-point therapy; for pressure pain threshold a positive SMD does.
+# Random-effects model (REML τ², Hartung-Knapp-Sidik-Jonkman CI), intervention versus control.
+# Continuous outcomes as standardised mean differences (Hedges' g): for pain and disability a negative
+# SMD favours trigger-point therapy, for pressure pain threshold a positive one. Responders as risk
+# ratios (RR > 1 favours trigger-point therapy). An analysis with one trial shows that trial's own
+# estimate; it is not a pooled result.
 
 # %%
 pooled_rows, effect_rows, loo_rows = [], [], []
 for aid, res in review.analyses.items():
     spec = res.spec
+    measure = spec.measure.value
+    ratio = spec.measure.is_ratio
     display(Markdown(f"### {spec.title}"))
     if res.pooled is None:
-        display(Markdown("No trial with usable numbers for this analysis."))
+        display(Markdown("**No trial with usable numbers for this analysis.**"))
     else:
         p = res.pooled
-        lower_better = spec.outcome in ("pain_intensity", "disability", "headache_frequency")
+        lower_better = spec.outcome in ("pain_intensity", "disability", "headache_frequency") and not ratio
         favours = ("Favours trigger-point therapy", "Favours control") if lower_better else ("Favours control", "Favours trigger-point therapy")
         rob_cols = review.rob_rows(aid).set_index("study")
-        fig = plots.forest_plot(p, study_data=res.studies.set_index("label"), rob=rob_cols if rob_cols.notna().any().any() else None,
-                                favours=favours, effect_label="SMD", width="double")
+        study_data = res.studies.drop(columns=["study_id"])
+        if ratio:
+            study_data = study_data.rename(columns={"ai": "events1", "n1": "total1", "ci": "events2", "n2": "total2"})
+        fig = plots.forest_plot(p, study_data=study_data, rob=rob_cols if rob_cols.notna().any().any() else None,
+                                favours=favours, effect_label=measure, ratio=ratio, width="double")
         show_figure(fig, f"forest_{aid}")
-        display(Markdown(
-            f"**{p.k} trial(s)**, pooled SMD **{format_effect(p.estimate, p.ci_low, p.ci_high)}**"
-            + (f", τ² = {p.tau2:.3f}, I² = {p.i2:.0f}%, prediction interval [{p.pi_low:.2f}, {p.pi_high:.2f}]." if p.k > 1 else
-               " (one trial: its own estimate, not a pooled result).")
-        ))
+        est = format_effect(p.estimate, p.ci_low, p.ci_high, ratio=ratio)
+        if p.k == 1:
+            display(Markdown(f"**One trial** ({p.study_labels[0]}): {measure} {est}. A single trial is not a pooled result."))
+        else:
+            display(Markdown(
+                f"**{p.k} trials**, pooled {measure} **{est}**; τ² = {p.tau2:.3f}, I² = {p.i2:.0f}%, "
+                f"prediction interval {format_effect(p.estimate, p.pi_low, p.pi_high, ratio=ratio).split(' ', 1)[1]}."))
         es = res.studies.assign(analysis_id=aid)
         effect_rows.append(es)
-        pooled_rows.append({"analysis_id": aid, **p.to_dict()})
+        pooled_rows.append({"analysis_id": aid, "measure": measure, **p.to_dict()})
         if p.k >= 3:
             loo = tpmeta.leave_one_out(p)
             loo_rows.append(loo.assign(analysis_id=aid))
-            display(Markdown("**Leave-one-out:** the pooled SMD without each trial."))
+            display(Markdown("**Leave-one-out:** the pooled estimate without each trial."))
             show_table(loo[["omitted", "estimate", "ci_low", "ci_high", "tau2", "i2"]].round(3))
         restricted = review.rob_restricted(aid)
-        rows = [{"analysis": "all trials", "k": p.k, "SMD [95% CI]": format_effect(p.estimate, p.ci_low, p.ci_high)}]
+        rows = [{"analysis": "all trials", "k": p.k, f"{measure} [95% CI]": est}]
         for name, r in restricted.items():
             rows.append({"analysis": name, "k": 0 if r is None else r.k,
-                         "SMD [95% CI]": "no trials" if r is None else format_effect(r.estimate, r.ci_low, r.ci_high)})
+                         f"{measure} [95% CI]": "no trials" if r is None else format_effect(r.estimate, r.ci_low, r.ci_high, ratio=ratio)})
         display(Markdown("**Sensitivity to risk of bias** (overall RoB 2 judgement):"))
         show_table(pd.DataFrame(rows))
         if p.k >= 10:
             eg = tpmeta.egger_test(p)
             display(Markdown(f"**Small-study effects:** Egger's test t = {eg.statistic:.2f}, p = {eg.pvalue:.3f}."))
-            show_figure(plots.funnel_plot(p, egger=(eg.limit_estimate, eg.slope)), f"funnel_{aid}")
+            show_figure(plots.funnel_plot(p, egger=(eg.limit_estimate, eg.slope), ratio=ratio), f"funnel_{aid}")
         else:
-            display(Markdown(f"Small-study effects were not tested: {p.k} trial(s), fewer than the 10 needed."))
+            display(Markdown(f"Small-study effects not tested: {p.k} trial(s), fewer than the 10 needed."))
     if len(res.excluded):
-        display(Markdown("Trials with this outcome that could not be pooled, and why:"))
+        display(Markdown("Trials reporting this outcome that could not enter, and why:"))
         show_table(res.excluded)
 
 if effect_rows:
@@ -181,8 +190,9 @@ for aid, g in review.grade.items():
     res = review.analyses[aid]
     p = res.pooled
     participants = int(res.studies["n1"].sum() + res.studies["n2"].sum())
-    sof_rows.append({"outcome": f"{res.spec.title.split(':')[0]} (SMD; first follow-up after treatment)",
-                     "effect": format_effect(p.estimate, p.ci_low, p.ci_high), "participants": participants,
+    sof_rows.append({"outcome": f"{res.spec.title.split(':')[0]} — {res.spec.title.split(': ')[-1]} ({res.spec.measure.value}; first follow-up after treatment)",
+                     "effect": f"{res.spec.measure.value} " + format_effect(p.estimate, p.ci_low, p.ci_high, ratio=res.spec.measure.is_ratio),
+                     "participants": participants,
                      "studies": p.k, "assessment": g,
                      "comment": "one trial only" if p.k == 1 else ""})
 if sof_rows:

@@ -148,6 +148,9 @@ def test_single_study_returns_its_estimate_with_warning():
     with pytest.warns(tpmeta.SingleStudyWarning, match="only one study"):
         res = tpmeta.pool([0.4], [0.04], method="REML")
     assert res.estimate == 0.4 and res.se == pytest.approx(0.2) and res.k == 1 and res.tau2 == 0
+    with pytest.warns(tpmeta.SingleStudyWarning):
+        knha = tpmeta.pool([0.4], [0.04], test="knha")
+    assert knha.test is tpmeta.Test.Z and knha.ci_low == pytest.approx(0.4 - 1.959963984540054 * 0.2)
 
 
 def test_non_convergence_is_flagged_and_warned():

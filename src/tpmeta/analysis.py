@@ -107,8 +107,11 @@ def _is_baseline(label: str) -> bool:
     return any(low.startswith(w) for w in BASELINE_WORDS)
 
 
-def _choose_rows(rows: pd.DataFrame, rule: str) -> tuple[pd.DataFrame, str]:
+def _choose_rows(rows: pd.DataFrame, rule: str, binary: bool = False) -> tuple[pd.DataFrame, str]:
     """Rows of one trial for one instrument and one time point, and a note on the choice."""
+    rows = rows[rows["events"].notna()] if binary else rows[rows["events"].isna()]
+    if rows.empty:
+        return rows, "no event counts reported" if binary else "only event counts reported"
     post = rows[~rows["timepoint"].map(_is_baseline)]
     if post.empty:
         return post, "only baseline values reported"
@@ -140,13 +143,27 @@ def _combine(arms: pd.DataFrame) -> tuple[float, float, float, int]:
 
 def _arm_effects(data: StudyData, spec: AnalysisSpec, trial_ids: list[str]) -> tuple[list[dict], list[dict]]:
     rows, skipped = [], []
+    binary = spec.measure in (Measure.RR, Measure.OR, Measure.RD)
     out = data.outcomes
     out = out[(out["outcome"] == spec.outcome) & out["study_id"].isin(trial_ids)]
     majority = out["direction"].mode().iat[0] if len(out) else "lower_better"
     for sid, group in out.groupby("study_id", sort=True):
-        pick, note = _choose_rows(group, spec.timepoint)
+        pick, note = _choose_rows(group, spec.timepoint, binary)
         if pick.empty:
             skipped.append({"study_id": sid, "reason": note})
+            continue
+        tx = pick[pick["arm_role"] == "intervention"]
+        ct = pick[pick["arm_role"] == "control"]
+        base = {"study_id": sid, "source": "arms", "instrument": pick["instrument"].iat[0],
+                "timepoint": pick["timepoint"].iat[0], "value_type": pick["value_type"].iat[0]}  # fmt: skip
+        if binary:
+            if tx["n"].isna().any() or ct["n"].isna().any():
+                skipped.append({"study_id": sid, "reason": f"{note}: n not available"})
+                continue
+            # arms of the same role are combined by adding events and participants (Handbook 23.3.4)
+            rows.append({**base, "ai": float(tx["events"].sum()), "n1": float(tx["n"].sum()),
+                         "ci": float(ct["events"].sum()), "n2": float(ct["n"].sum()),
+                         "arms_combined": len(tx) > 1 or len(ct) > 1, "sign": 1.0, "derivation": "reported"})  # fmt: skip
             continue
         filled = fill_mean_sd(pick)
         if filled[["n", "mean", "sd"]].isna().any().any():
@@ -160,12 +177,17 @@ def _arm_effects(data: StudyData, spec: AnalysisSpec, trial_ids: list[str]) -> t
         sign = 1.0 if pick["direction"].iat[0] == majority else -1.0
         derivations = sorted(set(filled["derivation"]) - {"reported"})
         rows.append({
-            "study_id": sid, "source": "arms", "instrument": pick["instrument"].iat[0],
-            "timepoint": pick["timepoint"].iat[0], "value_type": pick["value_type"].iat[0],
+            **base, "unit": pick["unit"].iat[0],
             "n1": n1, "mean1": m1, "sd1": s1, "n2": n2, "mean2": m2, "sd2": s2,
             "arms_combined": (a1 > 1) or (a2 > 1), "sign": sign,
             "derivation": "; ".join(derivations) if derivations else "reported",
         })  # fmt: skip
+    if spec.measure is Measure.MD and rows:
+        # raw mean differences are only comparable on one scale: keep the commonest unit and instrument
+        scale = pd.Series([(r["unit"], r["instrument"]) for r in rows]).mode().iat[0]
+        for r in [r for r in rows if (r["unit"], r["instrument"]) != scale]:
+            skipped.append({"study_id": r["study_id"], "reason": f"different scale ({r['instrument']}, {r['unit']}) from the analysis ({scale[0]})"})
+        rows = [r for r in rows if (r["unit"], r["instrument"]) == scale]
     return rows, skipped
 
 
@@ -204,7 +226,12 @@ def run_analysis(data: StudyData, spec: AnalysisSpec) -> AnalysisResult:
     con_rows, skipped_c = _contrast_effects(data, spec, ids, {r["study_id"] for r in arm_rows})
     skipped += skipped_c
     frames = []
-    if arm_rows:
+    if arm_rows and spec.measure in (Measure.RR, Measure.OR, Measure.RD):
+        arms = pd.DataFrame(arm_rows)
+        es = effect_sizes(arms.rename(columns={"n1": "n1i", "n2": "n2i"}), spec.measure)
+        arms["yi"], arms["vi"] = es["yi"].to_numpy(), es["vi"].to_numpy()
+        frames.append(arms)
+    elif arm_rows:
         arms = pd.DataFrame(arm_rows)
         es = effect_sizes(arms.rename(columns={"n1": "n1i", "mean1": "m1i", "sd1": "sd1i", "n2": "n2i",
                                                "mean2": "m2i", "sd2": "sd2i"}), spec.measure)  # fmt: skip

@@ -21,6 +21,9 @@ import tpmeta
 __all__ = ["main"]
 
 
+from .report import ReportError  # noqa: E402  (light: report imports nbclient lazily)
+
+
 class CliError(Exception):
     """A problem to report to the user (exit status 1)."""
 
@@ -159,7 +162,7 @@ def cmd_forest(args: argparse.Namespace) -> int:
         if res.pooled is None:
             print(f"{res.spec.analysis_id}: no trials with usable numbers, no plot", file=sys.stderr)
             continue
-        study_data = res.studies.set_index("label")
+        study_data = res.studies.drop(columns=["study_id"])
         if args.timepoint:
             print("note: --timepoint selects by the analysis rule in studies/analyses.csv", file=sys.stderr)
         subgroups = None
@@ -273,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         for w in caught:
             print(f"tpmeta {args.command}: warning: {w.message}", file=sys.stderr)
         return status
-    except (tpmeta.StudyDataError, CliError, ValueError) as exc:
+    except (tpmeta.StudyDataError, CliError, ValueError, ReportError) as exc:
         print(f"tpmeta {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # pragma: no cover - interactive

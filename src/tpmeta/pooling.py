@@ -588,6 +588,7 @@ def pool(
             SingleStudyWarning,
             stacklevel=2,
         )
+        test = Test.Z  # knha has no residual df with one study; metafor also reports the z test
     res = pool_batch(
         y, v, method=method, test=test, level=level, tau2_ci=tau2_ci, tol=tol, max_iter=max_iter
     )

@@ -264,6 +264,9 @@ class _Checker:
 
     # numbers present in their quotes
     def quotes(self) -> None:
+        trial_quotes = {}
+        if "source_quote" in self.data.trials:
+            trial_quotes = dict(zip(self.data.trials["study_id"], self.data.trials["source_quote"]))
         for table, columns in QUOTED_NUMBERS.items():
             frame = self.data.table(table)
             if "source_quote" not in frame:
@@ -273,9 +276,12 @@ class _Checker:
                 if not present:
                     continue
                 numbers = numbers_in_text(rec.get("source_quote"))
+                # group sizes are often stated once, in the trial's own quote (spec: say so in the note)
+                sizes = numbers_in_text(trial_quotes.get(rec.get("study_id"))) if table != "trials" else set()
                 for col in present:
                     value = rec[col]
-                    if not _in_quote(value, numbers):
+                    pool_ = numbers | sizes if col in ("n", "n1", "n2") else numbers
+                    if not _in_quote(value, pool_):
                         self.add("error", table, row, col, _plain(value),
                                  "number does not appear in the row's source_quote",
                                  "copy the verbatim fragment of the source that shows this number into "

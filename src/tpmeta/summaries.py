@@ -19,10 +19,16 @@ __all__ = [
 ]
 
 
-def format_effect(estimate: float, low: float, high: float, digits: int = 2) -> str:
-    """``"0.45 [0.12, 0.78]"`` (display only)."""
+def format_effect(estimate: float, low: float, high: float, digits: int = 2, ratio: bool = False) -> str:
+    """``"0.45 [0.12, 0.78]"`` (display only); ``ratio=True`` exponentiates log ratios first.
+
+    >>> format_effect(0.0, -0.6931471805599453, 0.6931471805599453, ratio=True)
+    '1.00 [0.50, 2.00]'
+    """
     if any(pd.isna(x) for x in (estimate, low, high)):
         return "—"
+    if ratio:
+        estimate, low, high = (float(np.exp(x)) for x in (estimate, low, high))
     return f"{estimate:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
@@ -115,7 +121,8 @@ def claims_table(
             p = analysis.pooled
             cert = (certainty or {}).get(analysis.spec.analysis_id, "not rated")
             verdict = _plain_verdict(p, analysis.spec.outcome)
-            evidence = (f"{analysis.k} trials pooled: SMD {format_effect(p.estimate, p.ci_low, p.ci_high)}; "
+            evidence = (f"{analysis.k} trials pooled: {analysis.spec.measure.value} "
+                        f"{format_effect(p.estimate, p.ci_low, p.ci_high, ratio=analysis.spec.measure.is_ratio)}; "
                         f"{verdict} Certainty: {cert}.")  # fmt: skip
         else:
             parts = []
