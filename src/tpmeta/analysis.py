@@ -30,7 +30,7 @@ from .effects import effect_sizes
 from .errors import SingleStudyWarning
 from .options import Measure, Method, Test, parse_option
 from .pooling import PoolResult, pool
-from .studies import StudyData
+from .studies import StudyData, trial_label
 
 __all__ = ["AnalysisSpec", "AnalysisResult", "run_analysis", "run_all", "analysis_specs"]
 
@@ -182,13 +182,25 @@ def _arm_effects(data: StudyData, spec: AnalysisSpec, trial_ids: list[str]) -> t
             "arms_combined": (a1 > 1) or (a2 > 1), "sign": sign,
             "derivation": "; ".join(derivations) if derivations else "reported",
         })  # fmt: skip
-    if spec.measure is Measure.MD and rows:
-        # raw mean differences are only comparable on one scale: keep the commonest unit and instrument
-        scale = pd.Series([(r["unit"], r["instrument"]) for r in rows]).mode().iat[0]
-        for r in [r for r in rows if (r["unit"], r["instrument"]) != scale]:
-            skipped.append({"study_id": r["study_id"], "reason": f"different scale ({r['instrument']}, {r['unit']}) from the analysis ({scale[0]})"})
-        rows = [r for r in rows if (r["unit"], r["instrument"]) == scale]
     return rows, skipped
+
+
+def _scale(row: dict) -> tuple[str, str]:
+    """The scale of a raw difference: its unit, plus the instrument when the unit alone does not fix
+    the scale ("points" of one questionnaire are not points of another)."""
+    unit = str(row.get("unit", "")).strip()
+    return (unit, "") if unit in ("mm", "cm", "kg/cm2", "N/cm2", "kPa", "degrees") else (unit, str(row["instrument"]))
+
+
+def _one_scale(arm_rows: list[dict], con_rows: list[dict]) -> tuple[list[dict], list[dict], list[dict]]:
+    """Raw mean differences pool only on one scale: keep the commonest scale, list the rest."""
+    scales = pd.Series([_scale(r) for r in arm_rows + con_rows])
+    if scales.empty:
+        return arm_rows, con_rows, []
+    keep = scales.mode().iat[0]
+    skipped = [{"study_id": r["study_id"], "reason": f"different scale ({r['instrument']}, {r['unit']}) from the analysis ({keep[0]})"}
+               for r in arm_rows + con_rows if _scale(r) != keep]  # fmt: skip
+    return [r for r in arm_rows if _scale(r) == keep], [r for r in con_rows if _scale(r) == keep], skipped
 
 
 def _contrast_effects(data: StudyData, spec: AnalysisSpec, trial_ids: list[str], done: set[str]) -> tuple[list[dict], list[dict]]:
@@ -198,18 +210,23 @@ def _contrast_effects(data: StudyData, spec: AnalysisSpec, trial_ids: list[str],
     for sid, group in con.groupby("study_id", sort=True):
         usable = group[group["ci_low"].notna() | group["se"].notna()]
         usable = usable[usable["measure"] == spec.measure.value]
+        if not usable.empty and (usable["orientation"] == "not_stated").all():
+            skipped.append({"study_id": sid, "reason": "the report does not say which way the difference runs"})
+            continue
+        usable = usable[usable["orientation"] != "not_stated"]
         if usable.empty:
             skipped.append({"study_id": sid, "reason": f"reports only a between-group difference, not as {spec.measure.value} with CI/SE"})
             continue
-        r = usable.iloc[0]
-        sign = -1.0 if r["orientation"] == "control_minus_intervention" else 1.0
-        rows.append({
-            "study_id": sid, "source": "contrast", "instrument": r["instrument"], "timepoint": r["timepoint"],
-            "value_type": "difference", "estimate": sign * r["estimate"],
-            "ci_low": sign * (r["ci_high"] if sign < 0 else r["ci_low"]),
-            "ci_high": sign * (r["ci_low"] if sign < 0 else r["ci_high"]), "se": r["se"],
-            "n1": r["n1"], "n2": r["n2"], "sign": 1.0, "derivation": "between-group difference as reported",
-        })  # fmt: skip
+        for _, r in usable.iterrows():  # every usable difference; one per trial is kept later
+            sign = -1.0 if r["orientation"] == "control_minus_intervention" else 1.0
+            rows.append({
+                "study_id": sid, "source": "contrast", "instrument": r["instrument"], "timepoint": r["timepoint"],
+                "value_type": "difference", "estimate": sign * float(r["estimate"]),
+                "ci_low": sign * float(r["ci_high"] if sign < 0 else r["ci_low"]),
+                "ci_high": sign * float(r["ci_low"] if sign < 0 else r["ci_high"]), "se": float(r["se"]),
+                "n1": float(r["n1"]) if pd.notna(r["n1"]) else np.nan, "n2": float(r["n2"]) if pd.notna(r["n2"]) else np.nan,
+                "unit": r["unit"], "sign": 1.0, "derivation": "between-group difference as reported",
+            })  # fmt: skip
     return rows, skipped
 
 
@@ -225,6 +242,14 @@ def run_analysis(data: StudyData, spec: AnalysisSpec) -> AnalysisResult:
     arm_rows, skipped = _arm_effects(data, spec, ids)
     con_rows, skipped_c = _contrast_effects(data, spec, ids, {r["study_id"] for r in arm_rows})
     skipped += skipped_c
+    if spec.measure is Measure.MD:
+        arm_rows, con_rows, skipped_s = _one_scale(arm_rows, con_rows)
+        kept = {r["study_id"] for r in arm_rows + con_rows}
+        skipped += [x for x in skipped_s if x["study_id"] not in kept]
+    first: dict[str, dict] = {}
+    for r in con_rows:  # one difference per trial: the first in file order on the analysis scale
+        first.setdefault(r["study_id"], r)
+    con_rows = list(first.values())
     frames = []
     if arm_rows and spec.measure in (Measure.RR, Measure.OR, Measure.RD):
         arms = pd.DataFrame(arm_rows)
@@ -275,8 +300,4 @@ def run_all(data: StudyData) -> dict[str, AnalysisResult]:
 
 
 def _label(row: pd.Series) -> str:
-    authors = str(row.get("authors") or "")
-    first = authors.split(",")[0].split(" ")[0] if authors and authors != "<NA>" else ""
-    name = first or str(row.name).rstrip("0123456789_abnd").capitalize()
-    year = row.get("year")
-    return f"{name} {int(year)}" if pd.notna(year) else name
+    return trial_label(str(row.name), row.get("authors"), row.get("year"))

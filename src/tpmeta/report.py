@@ -145,7 +145,8 @@ padding:0 1.5em;color:#1f2328;line-height:1.5}
 h1{border-bottom:2px solid #d0d7de;padding-bottom:.3em} h2{border-bottom:1px solid #d0d7de;margin-top:2em}
 table{border-collapse:collapse;margin:1em 0;font-size:.9em} th,td{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f6f8fa} img{max-width:100%;height:auto} pre{background:#f6f8fa;padding:.8em;overflow:auto}
-.jp-OutputArea-output pre{background:none;padding:0} .nav{background:#f6f8fa;padding:.6em 1em;border-radius:6px}
+.jp-OutputArea-output pre{background:none;padding:0} .anchor-link{display:none}
+td:first-child{white-space:pre-wrap}
 """
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "load_studies",
     "validate_studies",
     "numbers_in_text",
+    "trial_label",
     "DEFAULT_STUDIES_DIR",
 ]
 
@@ -153,6 +154,23 @@ class StudyData:
 
     def table(self, name: str) -> pd.DataFrame:
         return getattr(self, name)
+
+
+def trial_label(study_id: str, authors: object = None, year: object = None) -> str:
+    """Display label of a trial: "Surname 2011", with the study_id's letter suffix when it has one
+    ("Gemmell 2008a"); the study_id itself when the authors are unknown.
+
+    >>> trial_label("gemmell2008a", "Gemmell H, Miller P", 2008)
+    'Gemmell 2008a'
+    >>> trial_label("jchiroprmed2016", None, 2016)
+    'jchiroprmed2016'
+    """
+    if authors is None or pd.isna(authors) or not str(authors).strip():
+        return str(study_id)
+    surname = str(authors).split(",")[0].strip().rsplit(" ", 1)[0] if " " in str(authors).split(",")[0].strip() else str(authors).split(",")[0].strip()
+    suffix = re.sub(r"^.*?\d{4}", "", str(study_id)) if re.search(r"\d{4}", str(study_id)) else ""
+    year_text = "" if year is None or pd.isna(year) else f" {int(year)}"
+    return f"{surname}{year_text}{suffix}".strip()
 
 
 def _schema_fields(descriptor: dict, name: str) -> list[dict]:

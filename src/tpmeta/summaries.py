@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .analysis import AnalysisResult
-from .studies import StudyData
+from .studies import StudyData, trial_label
 
 __all__ = [
     "flow_counts", "characteristics_table", "reviews_table", "claims_table", "format_effect", "markdown_table",
@@ -75,7 +75,7 @@ def characteristics_table(data: StudyData) -> pd.DataFrame:
     """One row per included trial: population, intervention and comparator, n, data status."""
     t = data.trials[data.trials["inclusion_status"] == "included"].copy()
     out = pd.DataFrame({
-        "trial": [f"{_first_author(r)} {'' if pd.isna(r.year) else int(r.year)}".strip() for r in t.itertuples()],
+        "trial": [trial_label(r.study_id, r.authors, r.year) for r in t.itertuples()],
         "condition": t["condition"].fillna(""),
         "population": t["population"].fillna("").str.replace("_", " "),
         "intervention": t["intervention_class"].str.replace("_", " "),
@@ -86,13 +86,6 @@ def characteristics_table(data: StudyData) -> pd.DataFrame:
                       for r in t.itertuples()],
     })  # fmt: skip
     return out.sort_values("trial", ignore_index=True)
-
-
-def _first_author(row) -> str:  # noqa: ANN001
-    authors = "" if pd.isna(row.authors) else str(row.authors)
-    if authors:
-        return authors.split(",")[0].split(" ")[0]
-    return str(row.study_id).rstrip("0123456789_abnd").capitalize()
 
 
 def reviews_table(data: StudyData) -> pd.DataFrame:
@@ -143,9 +136,7 @@ def claims_table(
 
 def _cite(trials: pd.DataFrame, sid: str) -> str:
     r = trials.loc[sid]
-    year = "" if pd.isna(r["year"]) else f" {int(r['year'])}"
-    authors = "" if pd.isna(r["authors"]) else str(r["authors"]).split(",")[0].split(" ")[0]
-    return f"{authors or sid}{year}"
+    return trial_label(sid, r["authors"], r["year"])
 
 
 def _plain_verdict(p, outcome: str) -> str:  # noqa: ANN001
