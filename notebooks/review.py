@@ -27,6 +27,7 @@ import tpmeta
 from tpmeta import plots
 from tpmeta.report import output_paths, write_table
 from tpmeta.review import build_review
+from tpmeta.studies import trial_label
 from tpmeta.summaries import (
     characteristics_table,
     claims_table,
@@ -107,7 +108,8 @@ if len(review.rob):
     rob_table = review.rob.copy()
     write_table(rob_table, paths.tables / "risk_of_bias.csv")
     labels = data.trials.set_index("study_id")
-    rob_plot = rob_table.assign(study=[f"{s} ({o.replace('_', ' ')})" for s, o in zip(rob_table["study_id"], rob_table["outcome"])])
+    rob_plot = rob_table.assign(study=[f"{trial_label(s, labels.loc[s, 'authors'], labels.loc[s, 'year'])} ({o.replace('_', ' ')})"
+                                       for s, o in zip(rob_table["study_id"], rob_table["outcome"])])
     show_figure(plots.traffic_light_plot(rob_plot), "rob_traffic_light")
     show_figure(plots.rob_summary_plot(rob_plot), "rob_summary")
 else:
@@ -122,6 +124,7 @@ else:
 # estimate; it is not a pooled result.
 
 # %%
+labels = data.trials.set_index("study_id")
 pooled_rows, effect_rows, loo_rows = [], [], []
 for aid, res in review.analyses.items():
     spec = res.spec
@@ -170,8 +173,8 @@ for aid, res in review.analyses.items():
         else:
             display(Markdown(f"Small-study effects not tested: {p.k} trial(s), fewer than the 10 needed."))
     if len(res.excluded):
-        display(Markdown("Trials reporting this outcome that could not enter, and why:"))
-        show_table(res.excluded)
+        display(Markdown("Trials of this question that report the outcome but could not enter, and why:"))
+        show_table(res.excluded.assign(trial=[trial_label(s, labels.loc[s, "authors"], labels.loc[s, "year"]) for s in res.excluded["study_id"]])[["trial", "reason"]])
 
 if effect_rows:
     write_table(pd.concat(effect_rows, ignore_index=True), paths.tables / "effect_sizes.csv")

@@ -278,11 +278,15 @@ def run_analysis(data: StudyData, spec: AnalysisSpec) -> AnalysisResult:
     with_outcome = set(data.outcomes.loc[data.outcomes["outcome"] == spec.outcome, "study_id"]) | set(
         data.contrasts.loc[data.contrasts["outcome"] == spec.outcome, "study_id"])  # fmt: skip
     for sid in sorted(with_outcome - set(ids)):
+        # trials of this question (matching classes) that are not in the review; other classes are
+        # simply other questions and are not listed
         if sid in meta.index:
             r = meta.loc[sid]
-            why = (f"not included in the review ({r['inclusion_status']})" if r["inclusion_status"] != "included"
-                   else f"intervention/comparator class ({r['intervention_class']} vs {r['comparator_class']}) outside this analysis")  # fmt: skip
-            skipped.append({"study_id": sid, "reason": why})
+            fits = (not spec.intervention_classes or r["intervention_class"] in spec.intervention_classes) and (
+                not spec.comparator_classes or r["comparator_class"] in spec.comparator_classes)  # fmt: skip
+            if fits and r["inclusion_status"] != "included":
+                reason = r["exclusion_reason"] if pd.notna(r["exclusion_reason"]) else ""
+                skipped.append({"study_id": sid, "reason": f"not included in the review ({r['inclusion_status']}: {reason})"})
     excluded = pd.DataFrame(skipped, columns=["study_id", "reason"]).sort_values("study_id", ignore_index=True)
     pooled = None
     if len(studies):
