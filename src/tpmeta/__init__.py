@@ -21,10 +21,12 @@ from .errors import (
     StudyDataError,
     TpmetaWarning,
 )
+from .gosh import gosh
 from .grade import GradeAssessment, apply_overrides, suggest_grade, summary_of_findings
 from .options import Judgement, Measure, Method, Test, ZeroCells
 from .pooling import BatchPoolResult, PoolResult, estimate_tau2, pool, pool_batch
 from .rob import assess_rob2, pedro_score, pedro_table, rob2_table
+from .multiverse import run_multiverse, summarise_multiverse
 from .sensitivity import cumulative, leave_one_out, restrict
 from .studies import StudyData, ValidationReport, load_studies, validate_studies
 
@@ -60,6 +62,7 @@ __all__ = [
     "egger_test",
     "estimate_tau2",
     "fill_mean_sd",
+    "gosh",
     "leave_one_out",
     "load_studies",
     "mean_sd_from_median",
@@ -71,9 +74,11 @@ __all__ = [
     "rob2_table",
     "run_all",
     "run_analysis",
+    "run_multiverse",
     "sd_from_ci",
     "sd_from_se",
     "suggest_grade",
+    "summarise_multiverse",
     "summary_of_findings",
     "validate_studies",
 ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 from .flow import flow_diagram
 from .forest import forest_plot
 from .funnel import funnel_plot
+from .multiverse import specification_curve_plot
 from .rob import rob_summary_plot, traffic_light_plot
 from .style import HOUSE_STYLE, JOURNAL_WIDTHS, save_figure
 
@@ -25,5 +26,6 @@ __all__ = [
     "funnel_plot",
     "rob_summary_plot",
     "save_figure",
+    "specification_curve_plot",
     "traffic_light_plot",
 ]
