@@ -64,3 +64,19 @@ def test_invalid_choice_exits_2(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["pool", "x.csv", "--method", "reml"])
     assert exc.value.code == 2
+
+
+def test_forest_exports_every_format(tmp_path, capsys):
+    from PIL import Image
+
+    out = tmp_path / "figs"
+    assert main(["forest", "--outcome", "pain_intensity", "--analysis", "needling_pain_mm", "--format",
+                 "pdf,svg,png,tiff", "--dpi", "600", "--out", str(out)]) == 0
+    stem = out / "forest_needling_pain_mm"
+    assert b"/FontFile2" in stem.with_suffix(".pdf").read_bytes()  # fonts embedded
+    assert b"<text" in stem.with_suffix(".svg").read_bytes()  # text kept as text
+    for ext in ("png", "tiff"):
+        with Image.open(stem.with_suffix(f".{ext}")) as im:
+            assert round(im.info["dpi"][0]) == 600
+    assert main(["forest", "--outcome", "quality_of_life"]) == 1
+    assert "no analysis of outcome" in capsys.readouterr().err

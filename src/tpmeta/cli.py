@@ -162,7 +162,7 @@ def cmd_forest(args: argparse.Namespace) -> int:
         if res.pooled is None:
             print(f"{res.spec.analysis_id}: no trials with usable numbers, no plot", file=sys.stderr)
             continue
-        study_data = res.studies.drop(columns=["study_id"])
+        study_data = res.studies.drop(columns=["study_id"]).dropna(axis=1, how="all")
         if args.timepoint:
             print("note: --timepoint selects by the analysis rule in studies/analyses.csv", file=sys.stderr)
         subgroups = None
