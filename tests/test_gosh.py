@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tpmeta.gosh import gosh, subset_masks
@@ -43,3 +44,17 @@ def test_chunked_equals_unchunked():
     a = gosh(y, v, "REML", chunk=37)
     b = gosh(y, v, "REML")
     np.testing.assert_allclose(a["estimate"], b["estimate"], rtol=1e-12)
+
+
+def test_dask_engine_on_a_local_cluster():
+    distributed = pytest.importorskip("distributed")
+    rng = np.random.default_rng(5)
+    v = rng.uniform(0.01, 0.1, 10)
+    y = rng.normal(0, 0.4, 10)
+    expected = gosh(y, v, "REML")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
+        with distributed.Client(cluster):
+            got = gosh(y, v, "REML", engine="dask", chunk=100)
+    pd.testing.assert_frame_equal(got, expected)
+    with pytest.raises(ValueError, match="engine"):
+        gosh(y, v, engine="spark")

@@ -184,6 +184,17 @@ def cmd_forest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gosh(args: argparse.Namespace) -> int:
+    frame = read_csv(args.file)
+    for col in (args.yi, args.vi):
+        if col not in frame.columns:
+            raise CliError(f"{args.file}: column '{col}' is missing; name the columns with --yi and --vi")
+    out = tpmeta.gosh(frame[args.yi].to_numpy(float), frame[args.vi].to_numpy(float), args.method,
+                      test=args.test, max_subsets=args.max_subsets, seed=args.seed, engine=args.engine)  # fmt: skip
+    print_frame(out, args.format)
+    return 0
+
+
 def cmd_add_study(args: argparse.Namespace) -> int:
     from .addstudy import add_study
 
@@ -257,6 +268,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--studies", default="studies")
     p.add_argument("--out", default="reports/figures")
     p.set_defaults(func=cmd_forest)
+
+    p = sub.add_parser("gosh", help="GOSH: the model fitted to every subset of studies")
+    p.add_argument("file", help="CSV with yi and vi")
+    p.add_argument("--yi", default="yi")
+    p.add_argument("--vi", default="vi")
+    p.add_argument("--method", default="REML", choices=[m.value for m in tpmeta.Method])
+    p.add_argument("--test", default="z", choices=[t.value for t in tpmeta.Test])
+    p.add_argument("--max-subsets", type=int, default=1_000_000, help="sample this many subsets beyond it")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--engine", default="numpy", choices=["numpy", "dask"],
+                   help="dask: spread the chunks over the active Dask client or local scheduler")
+    _add_format(p, ("csv", "json"))
+    p.set_defaults(func=cmd_gosh)
 
     p = sub.add_parser("add-study", help="add a trial (YAML or CSV) and show what changed")
     p.add_argument("file", help="YAML file with trial, outcomes, rob2 (see README)")
