@@ -29,12 +29,15 @@ class Review:
     rob: pd.DataFrame
     grade: dict[str, GradeAssessment]
 
-    def overall_rob(self, analysis_id: str) -> list[str | None]:
-        """Each pooled study's overall RoB 2 judgement for the analysis's outcome (None: not assessed)."""
+    def overall_rob(self, analysis_id: str, domain: str = "overall") -> list[str | None]:
+        """Each pooled study's RoB 2 judgement (``domain``: ``overall`` or ``d1`` … ``d5``) for the
+        analysis's outcome, in pooled order (None: not assessed)."""
+        if domain not in ("overall", "d1", "d2", "d3", "d4", "d5"):
+            raise ValueError(f"domain={domain!r} is not valid; choose overall or d1 … d5")
         res = self.analyses[analysis_id]
         if not len(res.studies) or not len(self.rob):
             return [None] * len(res.studies)
-        table = self.rob[self.rob["outcome"] == res.spec.outcome].set_index("study_id")["overall"]
+        table = self.rob[self.rob["outcome"] == res.spec.outcome].set_index("study_id")[domain]
         return [table.get(s) for s in res.studies["study_id"]]
 
     def rob_rows(self, analysis_id: str) -> pd.DataFrame:
@@ -52,12 +55,13 @@ class Review:
             rows.append(rec)
         return pd.DataFrame(rows)
 
-    def rob_restricted(self, analysis_id: str) -> dict[str, PoolResult | None]:
-        """The analysis restricted to trials at low risk overall, and to trials not at high risk."""
+    def rob_restricted(self, analysis_id: str, domain: str = "overall") -> dict[str, PoolResult | None]:
+        """The analysis restricted to trials at low risk, and to trials not at high risk, for the
+        overall judgement or one domain (``d1`` … ``d5``)."""
         res = self.analyses[analysis_id]
         if res.pooled is None:
             return {"low risk only": None, "excluding high risk": None}
-        overall = self.overall_rob(analysis_id)
+        overall = self.overall_rob(analysis_id, domain)
         return {
             "low risk only": restrict(res.pooled, [o == "low" for o in overall]),
             "excluding high risk": restrict(res.pooled, [o in ("low", "some concerns") for o in overall]),
