@@ -60,6 +60,13 @@ class BeggResult(ResultMixin):
         return f"BeggResult(tau={self.tau:.3f}, p={self.pvalue:.4f})"
 
 
+def _study_arrays(result: PoolResult, name: str) -> tuple[np.ndarray, np.ndarray, int]:
+    y, v = np.asarray(result.yi, float), np.asarray(result.vi, float)
+    if y.size < 3:
+        raise ValueError(f"{name} needs at least 3 studies (k = {y.size})")
+    return y, v, y.size
+
+
 def egger_test(result: PoolResult, level: float = 0.95) -> EggerResult:
     """Egger's regression test for funnel-plot asymmetry (classical WLS form).
 
@@ -70,10 +77,7 @@ def egger_test(result: PoolResult, level: float = 0.95) -> EggerResult:
     >>> round(egger_test(res).slope, 3)
     2.647
     """
-    y, v = np.asarray(result.yi, float), np.asarray(result.vi, float)
-    k = y.size
-    if k < 3:
-        raise ValueError(f"Egger's test needs at least 3 studies (k = {k})")
+    y, v, k = _study_arrays(result, "Egger's test")
     sei = np.sqrt(v)
     X = np.column_stack([np.ones(k), sei])
     w = 1.0 / v
@@ -103,10 +107,7 @@ def begg_test(result: PoolResult) -> BeggResult:
     >>> round(begg_test(res).tau, 6)
     1.0
     """
-    y, v = np.asarray(result.yi, float), np.asarray(result.vi, float)
-    k = y.size
-    if k < 3:
-        raise ValueError(f"Begg's test needs at least 3 studies (k = {k})")
+    y, v, k = _study_arrays(result, "Begg's test")
     w = 1.0 / v
     mu = float((w * y).sum() / w.sum())
     vstar = v - 1.0 / w.sum()
