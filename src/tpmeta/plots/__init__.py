@@ -16,14 +16,17 @@ from .forest import forest_plot
 from .funnel import funnel_plot
 from .multiverse import specification_curve_plot
 from .rob import rob_summary_plot, traffic_light_plot
+from .sequential import cumulative_plot, leave_one_out_plot
 from .style import HOUSE_STYLE, JOURNAL_WIDTHS, save_figure
 
 __all__ = [
     "HOUSE_STYLE",
     "JOURNAL_WIDTHS",
+    "cumulative_plot",
     "flow_diagram",
     "forest_plot",
     "funnel_plot",
+    "leave_one_out_plot",
     "rob_summary_plot",
     "save_figure",
     "specification_curve_plot",
