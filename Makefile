@@ -22,10 +22,11 @@ report: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_pooling.py
+	$(BIN)/python benchmarks/bench_analyses.py
 
 # Regenerate metafor reference values (needs R with metafor and metadat; tests never do).
 reference:
-	Rscript tests/reference/metafor_reference.R
+	for f in tests/reference/*.R; do Rscript "$$f"; done
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .hypothesis
