@@ -20,6 +20,7 @@ OUT_DIR = "../reports"
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from IPython.display import HTML, Image, Markdown, display
 
@@ -220,9 +221,16 @@ for aid, g in review.grade.items():
     res = review.analyses[aid]
     p = res.pooled
     participants = int(res.studies["n1"].sum() + res.studies["n2"].sum())
+    comparator_effect, with_effect = "—", ""
+    if res.spec.measure.is_ratio:
+        risk = res.studies["ci"].sum() / res.studies["n2"].sum()  # control-arm events / participants
+        comparator_effect = f"{1000 * risk:.0f} per 1,000"
+        per1000 = [min(1000.0, 1000 * risk * float(np.exp(x))) for x in (p.estimate, p.ci_low, p.ci_high)]  # risks cap at 1
+        with_effect = f" — {per1000[0]:.0f} per 1,000 ({per1000[1]:.0f} to {per1000[2]:.0f})"
     sof_rows.append({"outcome": f"{res.spec.title.split(':')[0]} — {res.spec.title.split(': ')[-1]} ({res.spec.measure.value}; first follow-up after treatment)",
-                     "effect": f"{res.spec.measure.value} " + format_effect(p.estimate, p.ci_low, p.ci_high, ratio=res.spec.measure.is_ratio),
-                     "participants": participants,
+                     "comparator_effect": comparator_effect,
+                     "effect": f"{res.spec.measure.value} " + format_effect(p.estimate, p.ci_low, p.ci_high, ratio=res.spec.measure.is_ratio) + with_effect,
+                     "participants": participants if participants else "not reported",
                      "studies": p.k, "assessment": g,
                      "comment": "one trial only" if p.k == 1 else ""})
 if sof_rows:

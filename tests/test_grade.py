@@ -121,7 +121,17 @@ def test_summary_of_findings_footnotes():
     g = suggest_grade("a", res, ["high", "low", "low"], participants=200)
     table, notes = summary_of_findings([{"outcome": "Pain (VAS), post", "effect": "0.40 [-0.10, 0.90]",
                                          "participants": 200, "studies": 3, "assessment": g}])
-    assert list(table.columns) == ["Outcome", "Anticipated effect with comparator", "Effect with intervention (SMD, 95% CI)",
+    assert list(table.columns) == ["Outcome", "Anticipated effect with comparator", "Effect with intervention (95% CI)",
                                    "Participants (studies)", "Certainty", "Comments"]
     assert len(notes) == sum(d.downgrade > 0 for d in g.domains)
     assert table.loc[0, "Certainty"].endswith("[" + ",".join(str(i) for i in range(1, len(notes) + 1)) + "]")
+
+
+def test_ratio_imprecision_uses_relative_mid_and_unknown_participants():
+    import math
+
+    res = fake(ci=(math.log(0.9), math.log(1.6)))
+    d = suggest_grade("a", res, ["low"] * 3, participants=1000, ratio=True).domain("imprecision")
+    assert d.suggested == 1 and "0.90 to 1.60" in d.reason
+    d0 = suggest_grade("a", fake(ci=(0.6, 0.9)), ["low"] * 3, participants=0).domain("imprecision")
+    assert d0.suggested == 1 and "not reported" in d0.reason

@@ -13,8 +13,9 @@ and ``studies/grade.csv`` records the reviewer's final call with a rationale. Th
   estimates fall on both sides of no effect or the prediction interval includes no effect. ≥ 75 %:
   −1, or −2 if the point estimates fall on both sides of no effect.
 * **Imprecision** — −2 if the CI includes both a benefit and a harm of at least the minimal important
-  difference (MID; SMD 0.5 when none is known); −1 if the CI includes no effect or one MID. Then the
-  optimal information size: fewer than 400 participants → at least −1; fewer than 100 → −2.
+  difference (MID; SMD 0.5, or a relative risk change of 25 % — RR 1.25 or 0.80 — when none is known);
+  −1 if the CI includes no effect or one MID. Then the optimal information size: fewer than 400
+  participants → at least −1; fewer than 100 → −2; not reported → at least −1.
 * **Publication bias** — Egger's test only with ≥ 10 trials (p < 0.10, a convention of tools, not a
   GRADE rule) → −1; otherwise no automatic downgrade, with a note.
 * **Indirectness** — reviewer input only.
@@ -50,7 +51,7 @@ DOMAINS = ("risk_of_bias", "inconsistency", "indirectness", "imprecision", "publ
 THRESHOLDS = {
     "rob_high_2": 0.50, "rob_high_1": 0.25, "rob_concerns_1": 0.50,
     "i2_low": 40.0, "i2_high": 75.0,
-    "ois": 400, "ois_far": 100, "default_mid_smd": 0.5,
+    "ois": 400, "ois_far": 100, "default_mid_smd": 0.5, "default_mid_rr": 1.25,
     "egger_p": 0.10, "min_k_tests": MIN_STUDIES_FOR_TESTS,
 }  # fmt: skip
 
@@ -135,22 +136,29 @@ def _inconsistency(result: PoolResult) -> DomainRating:
     return DomainRating("inconsistency", 1, f"I² = {i2:.0f}%: considerable heterogeneity")
 
 
-def _imprecision(result: PoolResult, participants: float, mid: float) -> DomainRating:
+def _imprecision(result: PoolResult, participants: float, mid: float, ratio: bool = False) -> DomainRating:
     t = THRESHOLDS
-    mid = t["default_mid_smd"] if mid is None or np.isnan(mid) else mid
+    if mid is None or np.isnan(mid):
+        mid = float(np.log(t["default_mid_rr"])) if ratio else t["default_mid_smd"]
     lo, hi = result.ci_low, result.ci_high
+    show = (lambda x: f"{np.exp(x):.2f}") if ratio else (lambda x: f"{x:.2f}")  # noqa: E731
+    ci_text = f"the CI ({show(lo)} to {show(hi)})"
+    mid_text = f"RR {np.exp(mid):.2f} or {np.exp(-mid):.2f}" if ratio else f"{mid:g}"
     level = 0
     reasons = []
     if lo <= -mid and hi >= mid:
         level = 2
-        reasons.append(f"the CI ({lo:.2f} to {hi:.2f}) includes important benefit and important harm (MID {mid:g})")
+        reasons.append(f"{ci_text} includes important benefit and important harm (MID {mid_text})")
     elif lo <= 0 <= hi:
         level = 1
-        reasons.append(f"the CI ({lo:.2f} to {hi:.2f}) includes no effect")
+        reasons.append(f"{ci_text} includes no effect")
     elif (lo < mid <= hi) or (lo <= -mid < hi):
         level = 1
-        reasons.append(f"the CI ({lo:.2f} to {hi:.2f}) crosses the MID ({mid:g})")
-    if participants < t["ois_far"]:
+        reasons.append(f"{ci_text} crosses the MID ({mid_text})")
+    if not participants or np.isnan(participants):
+        level = max(level, 1)
+        reasons.append("number of participants not reported, so the information size cannot be checked")
+    elif participants < t["ois_far"]:
         level = 2
         reasons.append(f"{participants:.0f} participants, far below an optimal information size of {t['ois']}")
     elif participants < t["ois"]:
@@ -176,6 +184,7 @@ def suggest_grade(
     overall_rob: list[str | None],
     participants: float,
     mid: float = float("nan"),
+    ratio: bool = False,
 ) -> GradeAssessment:
     """Suggested GRADE rating of one pooled outcome.
 
@@ -185,7 +194,8 @@ def suggest_grade(
     overall_rob : each study's overall RoB 2 judgement, in the order of ``result.labels`` (None if not
         assessed)
     participants : total participants in the analysis
-    mid : minimal important difference on the analysis scale (SMD 0.5 if NaN)
+    mid : minimal important difference on the analysis scale (SMD 0.5, or log 1.25 for ratios, if NaN)
+    ratio : the result is a log ratio (RR/OR): reasons are shown as ratios
 
     >>> from tpmeta import pool
     >>> res = pool([0.4, 0.6, 0.5], [0.04, 0.05, 0.03])
@@ -197,7 +207,7 @@ def suggest_grade(
         _rob_rating(result, list(overall_rob)),
         _inconsistency(result),
         DomainRating("indirectness", 0, "reviewer input (none recorded)"),
-        _imprecision(result, participants, mid),
+        _imprecision(result, participants, mid, ratio),
         _publication_bias(result),
     )
     return GradeAssessment(analysis_id, domains)
@@ -238,7 +248,7 @@ def summary_of_findings(rows: list[Mapping]) -> tuple[pd.DataFrame, list[str]]:
         table.append({
             "Outcome": row["outcome"],
             "Anticipated effect with comparator": row.get("comparator_effect", "—"),
-            "Effect with intervention (SMD, 95% CI)": row["effect"],
+            "Effect with intervention (95% CI)": row["effect"],
             "Participants (studies)": f"{row['participants']} ({row['studies']})",
             "Certainty": symbols[a.certainty] + (f" [{','.join(marks)}]" if marks else ""),
             "Comments": row.get("comment", ""),

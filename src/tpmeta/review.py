@@ -97,7 +97,8 @@ def build_review(data: StudyData) -> Review:
         if res.pooled is None:
             continue
         participants = float(np.nansum(res.studies["n1"]) + np.nansum(res.studies["n2"]))
-        g = suggest_grade(aid, res.pooled, review.overall_rob(aid), participants, res.spec.mid)
+        g = suggest_grade(aid, res.pooled, review.overall_rob(aid), participants, res.spec.mid,
+                          ratio=res.spec.measure.is_ratio)
         grades[aid] = apply_overrides(g, overrides) if len(overrides) else g
     return Review(data=data, analyses=analyses, rob=rob, grade=grades)
 

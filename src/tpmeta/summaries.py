@@ -104,34 +104,57 @@ def reviews_table(data: StudyData) -> pd.DataFrame:
 def claims_table(
     data: StudyData, results: Mapping[str, AnalysisResult], certainty: Mapping[str, str] | None = None
 ) -> pd.DataFrame:
-    """Each claim of the source article with, in plain language, what the trials show."""
+    """Each claim of the source article with, in plain language, what the trials and the published
+    reviews show. ``claims.csv`` names, per claim, the analyses (space-separated ``analysis_id``), the
+    reviews and the trials without usable numbers that speak to it."""
     rows = []
     trials = data.trials.set_index("study_id")
-    reviews = data.reviews
     for c in data.claims.itertuples():
-        analysis = results.get(c.analysis_id) if isinstance(c.analysis_id, str) else None
-        if analysis is not None and analysis.pooled is not None and analysis.k >= 2:
-            p = analysis.pooled
-            cert = (certainty or {}).get(analysis.spec.analysis_id, "not rated")
-            verdict = _plain_verdict(p, analysis.spec.outcome)
-            evidence = (f"{analysis.k} trials pooled: {analysis.spec.measure.value} "
-                        f"{format_effect(p.estimate, p.ci_low, p.ci_high, ratio=analysis.spec.measure.is_ratio)}; "
-                        f"{verdict} Certainty: {cert}.")  # fmt: skip
-        else:
-            parts = []
-            if analysis is not None and analysis.k == 1:
-                parts.append("only one trial with usable numbers, too few to pool")
-            ids = str(c.study_ids).split() if isinstance(c.study_ids, str) else []
-            known = [i for i in ids if i in trials.index]
-            if known:
-                parts.append(f"trials found but not poolable here: {', '.join(_cite(trials, i) for i in known)}")
-            rev = str(c.review_ids).split() if isinstance(c.review_ids, str) else []
-            rev_rows = reviews[reviews["review_id"].isin(rev)]
-            if len(rev_rows):
-                parts.append("published reviews speak to it: " + "; ".join(sorted(set(rev_rows["review_id"]))))
-            evidence = "; ".join(parts) if parts else "No randomised trials found."
+        parts = []
+        analysis_ids = str(c.analysis_id).split() if isinstance(c.analysis_id, str) else []
+        pooled_ids: set[str] = set()
+        for aid in analysis_ids:
+            res = results.get(aid)
+            if res is None:
+                continue
+            parts.append(_analysis_sentence(res, (certainty or {}).get(aid)))
+            pooled_ids |= set(res.studies.get("study_id", []))
+        reviews = str(c.review_ids).split() if isinstance(c.review_ids, str) else []
+        for rid in reviews:
+            parts += _review_sentences(data.reviews, rid, str(c.outcome))
+        ids = [i for i in (str(c.study_ids).split() if isinstance(c.study_ids, str) else [])
+               if i in trials.index and i not in pooled_ids]  # fmt: skip
+        if ids:
+            parts.append("Other trials found but not poolable here (see the register): "
+                         + ", ".join(_cite(trials, i) for i in ids) + ".")  # fmt: skip
+        evidence = " ".join(parts) if parts else "No randomised trials found."
         rows.append({"claim": c.claim, "article says": c.article_quote, "what the evidence shows": evidence})
     return pd.DataFrame(rows)
+
+
+def _analysis_sentence(res: AnalysisResult, certainty: str | None) -> str:
+    question = res.spec.title.split(": ", 1)[-1]
+    if res.pooled is None:
+        return f"No trial of {question} reported usable numbers."
+    p, m = res.pooled, res.spec.measure
+    effect = f"{m.value} {format_effect(p.estimate, p.ci_low, p.ci_high, ratio=m.is_ratio)}"
+    cert = f" Certainty: {certainty.lower()}." if certainty else ""
+    verdict = _plain_verdict(p, res.spec.outcome, m.is_ratio)
+    if p.k == 1:
+        return f"One trial of {question} ({p.study_labels[0]}): {effect}; {verdict}{cert}"
+    return f"{p.k} trials of {question} pooled: {effect}; {verdict}{cert}"
+
+
+def _review_sentences(reviews: pd.DataFrame, review_id: str, outcome: str) -> list[str]:
+    rows = reviews[(reviews["review_id"] == review_id) & reviews["outcome"].str.startswith(outcome.split()[0])
+                   & reviews["estimate"].notna()]  # fmt: skip
+    out = []
+    for r in rows.itertuples():
+        k = "" if pd.isna(r.k) else f", {int(r.k)} trials"
+        i2 = "" if pd.isna(r.i2) else f", I² {r.i2:.0f}%"
+        out.append(f"Published review {review_id} ({r.comparison}): {r.measure} "
+                   f"{format_effect(r.estimate, r.ci_low, r.ci_high)}{k}{i2}.")  # fmt: skip
+    return out
 
 
 def _cite(trials: pd.DataFrame, sid: str) -> str:
@@ -139,20 +162,21 @@ def _cite(trials: pd.DataFrame, sid: str) -> str:
     return trial_label(sid, r["authors"], r["year"])
 
 
-def _plain_verdict(p, outcome: str) -> str:  # noqa: ANN001
-    significant = p.ci_low > 0 or p.ci_high < 0
+def _plain_verdict(p, outcome: str, ratio: bool = False) -> str:  # noqa: ANN001
+    null = 0.0
+    significant = p.ci_low > null or p.ci_high < null
     if not significant:
-        return "the confidence interval includes no effect, so the trials do not show a reliable benefit."
-    better = (p.estimate < 0) if outcome in ("pain_intensity", "disability", "headache_frequency") else (p.estimate > 0)
-    size = abs(p.estimate)
-    word = "small" if size < 0.5 else ("moderate" if size < 0.8 else "large")
+        return "the confidence interval includes no effect, so it does not show a reliable benefit."
+    lower_better = outcome in ("pain_intensity", "disability", "headache_frequency") and not ratio
+    better = (p.estimate < 0) if lower_better else (p.estimate > 0)
+    if ratio:
+        size = abs(float(np.exp(p.estimate)) - 1)
+        word = "small" if size < 0.25 else ("moderate" if size < 1.0 else "large")
+    else:
+        size = abs(p.estimate)
+        word = "small" if size < 0.5 else ("moderate" if size < 0.8 else "large")
     direction = "in favour of trigger-point therapy" if better else "against trigger-point therapy"
-    wide = " The prediction interval for a new trial includes no effect." if (p.pi_low <= 0 <= p.pi_high) else ""
-    return f"a {word} effect {direction}.{wide}"
-
-
-def _nan_to_blank(value: float) -> str:
-    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+    return f"a {word} effect {direction}."
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
