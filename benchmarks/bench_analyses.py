@@ -54,7 +54,8 @@ def bench_tpmeta() -> dict[str, float]:
     y16, v16 = _data(16)
     out["GOSH, k=16 (65,535 REML fits)"] = _t(lambda: tpmeta.gosh(y16, v16, "REML"), 1, 3)
     try:
-        from tpmeta.metareg import meta_regression, permutation_test
+        from tpmeta.metareg import meta_regression
+        from tpmeta.permutation import permutation_test
 
         rng = np.random.default_rng(3)
         y100, v100 = _data(100)

@@ -22,13 +22,18 @@ from .errors import (
     TpmetaWarning,
 )
 from .gosh import gosh
+from .influence import baujat, influence_diagnostics
 from .grade import GradeAssessment, apply_overrides, suggest_grade, summary_of_findings
 from .options import Judgement, Measure, Method, Test, ZeroCells
+from .permutation import PermutationResult, permutation_test
 from .pooling import BatchPoolResult, PoolResult, estimate_tau2, pool, pool_batch
 from .rob import assess_rob2, pedro_score, pedro_table, rob2_table
+from .metareg import MetaRegResult, meta_regression
 from .multiverse import run_multiverse, summarise_multiverse
 from .sensitivity import cumulative, leave_one_out, restrict
+from .smallstudy import PetPeeseResult, TrimFillResult, pet_peese, trim_and_fill
 from .studies import StudyData, ValidationReport, load_studies, validate_studies
+from .subgroups import SubgroupResult, subgroup_analysis
 
 __version__ = "0.1.0"
 
@@ -44,17 +49,23 @@ __all__ = [
     "GradeAssessment",
     "Judgement",
     "Measure",
+    "MetaRegResult",
     "Method",
+    "PermutationResult",
+    "PetPeeseResult",
     "PoolResult",
     "SingleStudyWarning",
     "StudyData",
     "StudyDataError",
+    "SubgroupResult",
     "Test",
     "TpmetaWarning",
+    "TrimFillResult",
     "ValidationReport",
     "ZeroCells",
     "apply_overrides",
     "assess_rob2",
+    "baujat",
     "begg_test",
     "combine_arms",
     "cumulative",
@@ -63,11 +74,15 @@ __all__ = [
     "estimate_tau2",
     "fill_mean_sd",
     "gosh",
+    "influence_diagnostics",
     "leave_one_out",
     "load_studies",
     "mean_sd_from_median",
+    "meta_regression",
     "pedro_score",
     "pedro_table",
+    "permutation_test",
+    "pet_peese",
     "pool",
     "pool_batch",
     "restrict",
@@ -77,8 +92,10 @@ __all__ = [
     "run_multiverse",
     "sd_from_ci",
     "sd_from_se",
+    "subgroup_analysis",
     "suggest_grade",
     "summarise_multiverse",
     "summary_of_findings",
+    "trim_and_fill",
     "validate_studies",
 ]

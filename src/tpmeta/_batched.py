@@ -141,7 +141,10 @@ def solve_generalised_q(
         n_iter[active] += 1
         g = 1.0 / q - inv_tgt  # < 0 left of the root, > 0 right of it
         cand = t - g * q * q / -dq  # Newton step on 1/Q: g' = −Q'/Q²
-        outside = ~((cand > lo) & (cand < hi))
+        # a Newton step below the tolerance is convergence, not a reason to bisect (the candidate
+        # then equals t, a bracket end, and would look "outside" the open bracket)
+        tiny = np.abs(cand - t) <= tol * (1.0 + t)
+        outside = ~((cand > lo) & (cand < hi)) & ~tiny
         cand = np.where(outside, 0.5 * (lo + hi), cand)
         q, dq = generalised_q(sub, cand)
         right = q <= 1.0 / inv_tgt

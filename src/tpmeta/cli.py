@@ -165,18 +165,18 @@ def cmd_forest(args: argparse.Namespace) -> int:
         study_data = res.studies.drop(columns=["study_id"]).dropna(axis=1, how="all")
         if args.timepoint:
             print("note: --timepoint selects by the analysis rule in studies/analyses.csv", file=sys.stderr)
-        subgroups = None
+        subgroups, subgroup_test = None, None
         if args.subgroup:
             if args.subgroup not in res.studies.columns:
                 raise CliError(f"--subgroup {args.subgroup}: not a study attribute; use one of "
                                f"intervention_class, comparator_class, population")  # fmt: skip
-            subgroups = []
-            for name, grp in res.studies.groupby(args.subgroup, sort=True):
-                sub = tpmeta.restrict(res.pooled, res.studies[args.subgroup].eq(name).to_numpy())
-                if sub is not None:
-                    subgroups.append((str(name).replace("_", " "), sub))
+            groups = res.studies[args.subgroup].astype(str).str.replace("_", " ")
+            if groups.nunique() > 1:
+                sg = tpmeta.subgroup_analysis(res.pooled.yi, res.pooled.vi, groups.to_numpy(), method=res.spec.method,
+                                              test=res.spec.test, labels=list(res.pooled.study_labels))  # fmt: skip
+                subgroups, subgroup_test = list(sg.subgroups), sg.test_text
         rob = review.rob_rows(res.spec.analysis_id).set_index("study")
-        fig = plots.forest_plot(res.pooled, study_data=study_data, subgroups=subgroups,
+        fig = plots.forest_plot(res.pooled, study_data=study_data, subgroups=subgroups, subgroup_test=subgroup_test,
                                 rob=rob if rob.notna().any().any() else None, sort_by=args.sort,
                                 width=args.width, effect_label=res.spec.measure.value)  # fmt: skip
         for path in plots.save_figure(fig, out / f"forest_{res.spec.analysis_id}", formats=formats, dpi=args.dpi):

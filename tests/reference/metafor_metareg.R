@@ -36,7 +36,7 @@ methods <- c("FE", "DL", "REML", "ML", "PM", "HE", "SJ", "HS", "EB")
 tests <- c("z", "knha")
 
 num <- function(x) if (is.null(x) || length(x) == 0 || is.na(x)) NA_real_ else as.numeric(x)
-nums <- function(x) as.numeric(x)
+nums <- function(x) as.numeric(x)  # vectors of length 1 are wrapped in I() to stay JSON arrays
 
 bcg <- escalc(measure = "RR", ai = tpos, bi = tneg, ci = cpos, di = cneg, data = dat.bcg)
 PREP <- 'dat <- escalc(measure="RR", ai=tpos, bi=tneg, ci=cpos, di=cneg, data=dat.bcg)'
@@ -47,9 +47,9 @@ data_out <- list(
 
 expected_of <- function(res) {
   list(
-    names = rownames(res$beta),
-    coef = nums(res$beta), se = nums(res$se), statistic = nums(res$zval), pvalue = nums(res$pval),
-    ci_low = nums(res$ci.lb), ci_high = nums(res$ci.ub),
+    names = I(rownames(res$beta)),
+    coef = I(nums(res$beta)), se = I(nums(res$se)), statistic = I(nums(res$zval)),
+    pvalue = I(nums(res$pval)), ci_low = I(nums(res$ci.lb)), ci_high = I(nums(res$ci.ub)),
     tau2 = num(res$tau2), tau2_se = num(res$se.tau2),
     qm = num(res$QM), qm_df = num(res$QMdf[1]), qm_df2 = num(res$QMdf[2]), qm_pvalue = num(res$QMp),
     qe = num(res$QE), qe_df = res$k - res$p, qe_pvalue = num(res$QEp),
@@ -95,14 +95,16 @@ for (t in tests) {
   P <- diag(w) - diag(w) %*% X %*% solve(t(X) %*% diag(w) %*% X) %*% t(X) %*% diag(w)
   vt <- (res$k - res$p) / sum(diag(P))
   ex <- expected_of(res)
-  ex$tau2_se <- NA_real_
+  Wt <- diag(1 / (v + tau2))
+  Pt <- Wt - Wt %*% X %*% solve(t(X) %*% Wt %*% X) %*% t(X) %*% Wt
+  ex$tau2_se <- sqrt(2 / sum(Pt * Pt))  # metafor's REML formula
   ex$qe <- qe
   ex$qe_pvalue <- pchisq(qe, res$k - res$p, lower.tail = FALSE)
   ex$i2 <- 100 * tau2 / (vt + tau2)
   ex$h2 <- tau2 / vt + 1
   noint_cases[[length(noint_cases) + 1]] <- list(
     model = "ablat-1", columns = list("ablat"), method = "REML", test = t,
-    call = paste0("tau2 <- uniroot(REML score, explicit k x k P, tol=1e-15)$root; ",
+    call = paste0("tau2 <- uniroot(REML score, explicit k x k P, tol=1e-15)$root; se.tau2 = sqrt(2/sum(P*P)); ",
                   sprintf('rma(yi, vi, mods=~ablat-1, data=dat, tau2=tau2, test="%s"); QE, I2, H2 by hand', t)),
     expected = ex
   )
@@ -177,8 +179,8 @@ for (s in perm_specs) {
     model = s$model, rows = 1:7, method = s$method, test = s$test,
     call = paste0("permutest(", fit_call, ", exact=TRUE)"),
     expected = list(
-      n_perm = num(pt$exact.iter), names = rownames(res$beta), statistic = nums(res$zval),
-      pvalue = nums(pt$pval), qm = num(res$QM), qm_pvalue = num(pt$QMp),
+      n_perm = num(pt$exact.iter), names = I(rownames(res$beta)), statistic = I(nums(res$zval)),
+      pvalue = I(nums(pt$pval)), qm = num(res$QM), qm_pvalue = num(pt$QMp),
       n_failed = sum(is.na(pt$QM.perm))
     )
   )

@@ -11,6 +11,7 @@ global state) and styling is applied with ``matplotlib.rc_context``.
 
 from __future__ import annotations
 
+from .baujat import baujat_plot
 from .flow import flow_diagram
 from .forest import forest_plot
 from .funnel import funnel_plot
@@ -22,6 +23,7 @@ from .style import HOUSE_STYLE, JOURNAL_WIDTHS, save_figure
 __all__ = [
     "HOUSE_STYLE",
     "JOURNAL_WIDTHS",
+    "baujat_plot",
     "cumulative_plot",
     "flow_diagram",
     "forest_plot",
