@@ -45,8 +45,12 @@ validation = tpmeta.validate_studies(STUDIES_DIR)
 review = build_review(data)
 
 
-def show_table(frame: pd.DataFrame) -> None:
-    display(HTML(frame.to_html(index=False, escape=True, na_rep="")))
+def show_table(frame: pd.DataFrame, collapsed: str | None = None) -> None:
+    """An HTML table; long tables fold away under a one-line summary (``collapsed``)."""
+    table = frame.to_html(index=False, escape=True, na_rep="")
+    if collapsed:
+        table = f"<details><summary>{collapsed}</summary>{table}</details>"
+    display(HTML(table))
 
 
 def show_figure(fig, name: str) -> None:
@@ -86,7 +90,7 @@ display(Markdown(
 flow = flow_counts(data, review.analyses)
 write_table(flow, paths.tables / "flow.csv")
 show_figure(plots.flow_diagram(flow), "flow")
-show_table(flow)
+show_table(flow, collapsed="Show the counts behind the diagram, with every exclusion reason")
 
 # %% [markdown]
 # ## 2. Characteristics of the included trials
@@ -95,7 +99,7 @@ show_table(flow)
 # %%
 chars = characteristics_table(data)
 write_table(chars, paths.tables / "characteristics.csv")
-show_table(chars)
+show_table(chars, collapsed=f"Show the {len(chars)} included trials (also in tables/characteristics.csv)")
 
 # %% [markdown]
 # ## 3. Risk of bias (RoB 2)
@@ -160,6 +164,18 @@ for aid, res in review.analyses.items():
             loo_rows.append(loo.assign(analysis_id=aid))
             display(Markdown("**Leave-one-out:** the pooled estimate without each trial."))
             show_table(loo[["omitted", "estimate", "ci_low", "ci_high", "tau2", "i2"]].round(3))
+        if p.k >= 3:
+            infl = tpmeta.influence_diagnostics(p)
+            write_table(infl.assign(analysis_id=aid), paths.tables / f"influence_{aid}.csv")
+            display(Markdown("**Influence diagnostics** (metafor's `influence()`; `inf` marks an influential trial):"))
+            show_table(infl[["study", "rstudent", "dffits", "cook_d", "hat", "weight", "inf"]].round(3))
+        classes = res.studies["intervention_class"].astype(str)
+        if p.k >= 3 and classes.nunique() > 1:
+            sg = tpmeta.subgroup_analysis(p.yi, p.vi, classes.str.replace("_", " ").to_numpy(), method=spec.method,
+                                          test=spec.test, labels=list(p.study_labels))
+            display(Markdown(f"**By intervention:** {sg.test_text}"))
+            show_figure(plots.forest_plot(p, subgroups=list(sg.subgroups), subgroup_test=sg.test_text, favours=favours,
+                                          effect_label=measure, ratio=ratio, width="double"), f"forest_{aid}_by_intervention")
         restricted = review.rob_restricted(aid)
         rows = [{"analysis": "all trials", "k": p.k, f"{measure} [95% CI]": est}]
         for name, r in restricted.items():
@@ -171,11 +187,14 @@ for aid, res in review.analyses.items():
             eg = tpmeta.egger_test(p)
             display(Markdown(f"**Small-study effects:** Egger's test t = {eg.statistic:.2f}, p = {eg.pvalue:.3f}."))
             show_figure(plots.funnel_plot(p, egger=(eg.limit_estimate, eg.slope), ratio=ratio), f"funnel_{aid}")
+            tf = tpmeta.trim_and_fill(p)
+            display(Markdown(f"Trim-and-fill ({tf.estimator}): {tf.k0} trial(s) imputed on the {tf.side} side; "
+                             f"adjusted estimate {format_effect(tf.estimate, tf.ci_low, tf.ci_high, ratio=ratio)}."))
         else:
             display(Markdown(f"Small-study effects not tested: {p.k} trial(s), fewer than the 10 needed."))
     if len(res.excluded):
-        display(Markdown("Trials of this question that report the outcome but could not enter, and why:"))
-        show_table(res.excluded.assign(trial=[trial_label(s, labels.loc[s, "authors"], labels.loc[s, "year"]) for s in res.excluded["study_id"]])[["trial", "reason"]])
+        show_table(res.excluded.assign(trial=[trial_label(s, labels.loc[s, "authors"], labels.loc[s, "year"]) for s in res.excluded["study_id"]])[["trial", "reason"]],
+                   collapsed=f"{len(res.excluded)} trial(s) of this question report the outcome but could not enter — show why")
 
 if effect_rows:
     write_table(pd.concat(effect_rows, ignore_index=True), paths.tables / "effect_sizes.csv")
@@ -187,9 +206,9 @@ if loo_rows:
 # ### Robustness across analytic choices (multiverse)
 # Every combination of time point (first or last after treatment), intervention (any manual technique
 # or compression only), comparator (inactive or any), risk of bias (all trials or none at high risk),
-# τ² estimator (REML, DL, PM) and test (z, HKSJ), pooled in one batched run. GOSH plots, influence
-# diagnostics and tests of small-study effects need more trials than any analysis here has (they are
-# run when an analysis reaches 5, 5 and 10 trials respectively).
+# τ² estimator (REML, DL, PM) and test (z, HKSJ), pooled in one batched run. Influence diagnostics
+# run from 3 trials, GOSH from 5 and tests of small-study effects (Egger, trim-and-fill) from 10; the
+# analyses above show which applied.
 
 # %%
 from tpmeta.multiverse import review_multiverse, summarise_multiverse  # noqa: E402
@@ -268,8 +287,11 @@ show_table(claims)
 # %%
 display(Markdown(f"{len(validation.errors)} errors, {len(validation.warnings)} warnings."))
 if validation.warnings:
-    show_table(pd.DataFrame([{"file": w.file, "row": w.row, "column": w.column, "issue": w.message}
-                             for w in validation.warnings]))
+    warn = pd.DataFrame([{"file": w.file, "row": w.row, "column": w.column, "issue": w.message} for w in validation.warnings])
+    write_table(warn, paths.tables / "validation_warnings.csv")
+    counts = warn.groupby(["file", "issue"]).size().reset_index(name="rows").sort_values("rows", ascending=False)
+    show_table(counts)
+    show_table(warn, collapsed=f"Show all {len(warn)} warnings (also in tables/validation_warnings.csv)")
 
 # %% [markdown]
 # ## Methods
