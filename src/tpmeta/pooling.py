@@ -102,7 +102,11 @@ def _log_likelihood(batch: Batch, tau2: np.ndarray, reml: bool) -> np.ndarray:
 def _fisher_scoring(
     batch: Batch, reml: bool, *, tol: float, max_iter: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(RE)ML τ² by Fisher scoring, every analysis at once; ``(tau2, converged, n_iter)``.
+    """(RE)ML τ² by Newton/Fisher scoring, every analysis at once; ``(tau2, converged, n_iter)``.
+
+    Where the log-likelihood is locally concave the step uses the observed information (Newton's
+    method, quadratic convergence); elsewhere the expected information (Fisher scoring, metafor's
+    algorithm). Both find the same root of the score.
 
     Plain Fisher scoring (metafor's algorithm) can oscillate, e.g. between 0 and a positive value, and
     then metafor stops with "did not converge". Here each analysis also keeps a bracket on the root
@@ -128,15 +132,21 @@ def _fisher_scoring(
         sw = w.sum(axis=1)
         w2 = w * w
         sw2 = w2.sum(axis=1)
-        mu = (w * sub.y).sum(axis=1) / sw
-        ypPPy = (w2 * (sub.y - mu[:, None]) ** 2).sum(axis=1)
+        r = sub.y - (w * sub.y).sum(axis=1)[:, None] / sw[:, None]
+        w2r = w2 * r
+        ypPPy = (w2r * r).sum(axis=1)
+        # y'PPPy = Σw³r² − (Σw²r)²/Σw: with it the observed information, for Newton steps
+        ypPPPy = (w * w2r * r).sum(axis=1) - w2r.sum(axis=1) ** 2 / sw
         if reml:
             ratio = sw2 / sw
             score = ypPPy - (sw - ratio)  # twice the REML score
-            info = sw2 - 2.0 * (w2 * w).sum(axis=1) / sw + ratio * ratio
+            info = sw2 - 2.0 * (w2 * w).sum(axis=1) / sw + ratio * ratio  # tr(PP): expected information
         else:
             score = ypPPy - sw
             info = sw2
+        observed = 2.0 * ypPPPy - info  # minus twice the second derivative of the (restricted) log-likelihood
+        # Newton's step where the log-likelihood is concave (quadratic convergence), Fisher's elsewhere
+        info = np.where(observed > 0, observed, info)
         lo = np.where(score > 0, np.maximum(lo, t), lo)
         hi = np.where(score < 0, np.minimum(hi, t), hi)
         new = np.maximum(0.0, t + score / info)
