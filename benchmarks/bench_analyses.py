@@ -10,20 +10,12 @@ Medians of repeated runs on simulated data with a fixed seed. A script, not a te
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
-import subprocess
-import tempfile
-import timeit
-from pathlib import Path
 
 import numpy as np
 
+from _common import median_time, run_r_json
+
 import tpmeta
-
-
-def _t(fn, number: int, repeat: int = 5) -> float:
-    return float(np.median(timeit.repeat(fn, number=number, repeat=repeat)) / number)
 
 
 def _data(k: int, seed: int = 1):
@@ -36,23 +28,23 @@ def bench_tpmeta() -> dict[str, float]:
     out = {}
     y, v = _data(12)
     res = tpmeta.pool(y, v, method="REML")
-    out["leave-one-out, k=12 (REML)"] = _t(lambda: tpmeta.leave_one_out(res), 300)
-    out["cumulative, k=12 (REML)"] = _t(lambda: tpmeta.cumulative(res), 300)
-    out["Egger's test, k=12"] = _t(lambda: tpmeta.egger_test(res), 1000)
+    out["leave-one-out, k=12 (REML)"] = median_time(lambda: tpmeta.leave_one_out(res), 300)
+    out["cumulative, k=12 (REML)"] = median_time(lambda: tpmeta.cumulative(res), 300)
+    out["Egger's test, k=12"] = median_time(lambda: tpmeta.egger_test(res), 1000)
     try:
         from tpmeta.influence import influence_diagnostics
 
-        out["influence diagnostics, k=12 (REML)"] = _t(lambda: influence_diagnostics(res), 200)
+        out["influence diagnostics, k=12 (REML)"] = median_time(lambda: influence_diagnostics(res), 200)
     except ImportError:  # pragma: no cover - module optional while under construction
         pass
     try:
         from tpmeta.smallstudy import trim_and_fill
 
-        out["trim-and-fill, k=12 (REML)"] = _t(lambda: trim_and_fill(res), 50)
+        out["trim-and-fill, k=12 (REML)"] = median_time(lambda: trim_and_fill(res), 50)
     except ImportError:  # pragma: no cover
         pass
     y16, v16 = _data(16)
-    out["GOSH, k=16 (65,535 REML fits)"] = _t(lambda: tpmeta.gosh(y16, v16, "REML"), 1, 3)
+    out["GOSH, k=16 (65,535 REML fits)"] = median_time(lambda: tpmeta.gosh(y16, v16, "REML"), 1, 3)
     try:
         from tpmeta.metareg import meta_regression
         from tpmeta.permutation import permutation_test
@@ -61,7 +53,7 @@ def bench_tpmeta() -> dict[str, float]:
         y100, v100 = _data(100)
         x = rng.normal(size=100)
         fit = meta_regression(y100, v100, x, method="REML")
-        out["permutation test, 1,000 permutations, k=100, one moderator (REML)"] = _t(
+        out["permutation test, 1,000 permutations, k=100, one moderator (REML)"] = median_time(
             lambda: permutation_test(fit, n_perm=1000, seed=1), 1, 3)  # fmt: skip
     except (ImportError, TypeError):  # pragma: no cover
         pass
@@ -86,17 +78,7 @@ cat(jsonlite::toJSON(out, auto_unbox = TRUE, digits = NA))
 
 
 def bench_metafor() -> dict[str, float]:
-    if shutil.which("Rscript") is None:
-        return {}
-    with tempfile.NamedTemporaryFile("w", suffix=".R", delete=False) as fh:
-        fh.write(R_SCRIPT)
-    try:
-        proc = subprocess.run(["Rscript", fh.name], capture_output=True, text=True, timeout=900)
-        return json.loads(proc.stdout) if proc.returncode == 0 else {}
-    except (subprocess.TimeoutExpired, json.JSONDecodeError):
-        return {}
-    finally:
-        Path(fh.name).unlink(missing_ok=True)
+    return run_r_json(R_SCRIPT)
 
 
 def main(argv: list[str] | None = None) -> int:

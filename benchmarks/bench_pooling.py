@@ -12,21 +12,15 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import shutil
-import subprocess
 import sys
-import tempfile
-import timeit
 import warnings
 from pathlib import Path
 
 import numpy as np
 
+from _common import median_time, run_r_json
+
 import tpmeta
-
-
-def _median_time(fn, number: int, repeat: int = 5) -> float:
-    return float(np.median(timeit.repeat(fn, number=number, repeat=repeat)) / number)
 
 
 def _data(k: int, seed: int = 1, n: int | None = None):
@@ -42,20 +36,20 @@ def bench_tpmeta() -> dict[str, float]:
     for k in (12, 1000, 10000):
         y, v = _data(k)
         number = 2000 if k == 12 else 50
-        out[f"tpmeta pool REML k={k} (fit, no tau2 CI)"] = _median_time(
+        out[f"tpmeta pool REML k={k} (fit, no tau2 CI)"] = median_time(
             lambda: tpmeta.pool(y, v, method="REML", tau2_ci=False), number
         )
-        out[f"tpmeta pool REML k={k} (with Q-profile CI)"] = _median_time(
+        out[f"tpmeta pool REML k={k} (with Q-profile CI)"] = median_time(
             lambda: tpmeta.pool(y, v, method="REML"), number
         )
     y, v = _data(12)
-    out["tpmeta pool DL k=12 (fit, no tau2 CI)"] = _median_time(
+    out["tpmeta pool DL k=12 (fit, no tau2 CI)"] = median_time(
         lambda: tpmeta.pool(y, v, method="DL", tau2_ci=False), 2000
     )
     n = 100_000
     Y, V = _data(12, n=n)
     for method in ("DL", "REML"):
-        t = _median_time(lambda: tpmeta.pool_batch(Y, V, method=method, tau2_ci=False), 1, 3)
+        t = median_time(lambda: tpmeta.pool_batch(Y, V, method=method, tau2_ci=False), 1, 3)
         out[f"tpmeta pool_batch {method} 100,000 x k=12 (per analysis)"] = t / n
     return out
 
@@ -70,7 +64,7 @@ def bench_statsmodels() -> dict[str, float]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for method in ("dl", "pm"):
-            out[f"statsmodels combine_effects {method.upper()} k=12"] = _median_time(
+            out[f"statsmodels combine_effects {method.upper()} k=12"] = median_time(
                 lambda: combine_effects(y, v, method_re=method), 500
             )
     return out
@@ -93,17 +87,7 @@ cat(jsonlite::toJSON(out, auto_unbox=TRUE, digits=NA))
 
 
 def bench_metafor() -> dict[str, float]:
-    if shutil.which("Rscript") is None:
-        return {}
-    with tempfile.NamedTemporaryFile("w", suffix=".R", delete=False) as fh:
-        fh.write(R_SCRIPT)
-    try:
-        proc = subprocess.run(["Rscript", fh.name], capture_output=True, text=True, timeout=600)
-        return json.loads(proc.stdout) if proc.returncode == 0 else {}
-    except (subprocess.TimeoutExpired, json.JSONDecodeError):
-        return {}
-    finally:
-        Path(fh.name).unlink(missing_ok=True)
+    return run_r_json(R_SCRIPT)
 
 
 def main(argv: list[str] | None = None) -> int:
