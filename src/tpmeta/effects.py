@@ -186,7 +186,6 @@ def _generic(r: _Reader, ratio: bool, level: float) -> tuple[np.ndarray, np.ndar
         r.problems.append(DataProblem("neither a CI (ci_low, ci_high) nor a standard error (sei) is given",
                                       file=r.source, fix="add the CI columns or an 'sei' column"))  # fmt: skip
     r.raise_if_any()
-    n = len(est)
     lo = lo if lo is not None else pd.Series(np.nan, index=est.index)
     hi = hi if hi is not None else pd.Series(np.nan, index=est.index)
     se = se if se is not None else pd.Series(np.nan, index=est.index)
@@ -208,7 +207,6 @@ def _generic(r: _Reader, ratio: bool, level: float) -> tuple[np.ndarray, np.ndar
             e, lo_, hi_ = np.log(e), np.log(lo_), np.log(hi_)
     se_ci = (hi_ - lo_) / (2 * z)
     se_all = np.where(np.isfinite(np.asarray(se, float)), np.asarray(se, float), se_ci)
-    assert len(se_all) == n
     return e, se_all**2
 
 
