@@ -66,9 +66,20 @@ def _source_group(text: str) -> str:
     return "other"
 
 
+_REASON_GROUPS = (
+    (("not randomi", "retrospective", "quasi", "single-group", "non-random", "cohort"), "not randomised"),
+    (("both arms", "head-to-head", "no comparator", "both groups", "compared"), "no comparator without the trigger-point therapy"),
+    (("duplicate",), "duplicate report"),
+)
+
+
 def _short_reason(text: str) -> str:
-    text = str(text).strip().rstrip(".")
-    return text if len(text) <= 70 else text[:67] + "…"
+    """The exclusion reason's category, for the flow diagram (the full reason stays in trials.csv)."""
+    low = str(text).lower()
+    for keys, label in _REASON_GROUPS:
+        if any(k in low for k in keys):
+            return label
+    return "other reasons (see trials.csv)"
 
 
 def characteristics_table(data: StudyData) -> pd.DataFrame:

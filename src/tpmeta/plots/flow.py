@@ -72,7 +72,7 @@ def flow_diagram(counts: pd.DataFrame, *, width: str | float = "double") -> Any:
                 continue
             details = side.get(key, [])[:4]
             lines = [f"{key}: n = {right_steps[key][1]}"] + [f"• {d}" for d in details]
-            h = 0.16 * len(lines) + 0.12
+            h = 0.13 * len(lines) + 0.14
             ax.add_patch(FancyBboxPatch((sx, y_side), sw, h, boxstyle="round,pad=0.02,rounding_size=0.05",
                                         fc="#F8F0EE", ec="#A23B2A", lw=0.8))  # fmt: skip
             ax.text(sx + 0.08, y_side + h / 2, "\n".join(lines), ha="left", va="center", fontsize=fs - 0.5,
