@@ -125,6 +125,7 @@ def _fisher_scoring(
     lo = np.full(active.size, -np.inf)  # largest τ² with a positive score (−inf: none seen yet)
     hi = np.full(active.size, np.inf)  # smallest τ² with a negative score
     prev_change = np.full(active.size, np.inf)
+    steps = np.zeros(active.size, dtype=int)
     for _ in range(max_iter):
         if active.size == 0:
             break
@@ -147,23 +148,28 @@ def _fisher_scoring(
         observed = 2.0 * ypPPPy - info  # minus twice the second derivative of the (restricted) log-likelihood
         # Newton's step where the log-likelihood is concave (quadratic convergence), Fisher's elsewhere
         info = np.where(observed > 0, observed, info)
-        lo = np.where(score > 0, np.maximum(lo, t), lo)
-        hi = np.where(score < 0, np.minimum(hi, t), hi)
+        pos, neg = score > 0, score < 0
+        lo = np.where(pos, np.maximum(lo, t), lo)
+        hi = np.where(neg, np.minimum(hi, t), hi)
         new = np.maximum(0.0, t + score / info)
         # bisect when the step leaves the bracket or fails to halve the previous change (a cycle)
-        outside = ((score > 0) & (new >= hi)) | ((score < 0) & (new <= lo))
-        slow = np.abs(new - t) > 0.5 * prev_change
-        bisect = (outside | slow) & np.isfinite(hi)
-        new = np.where(bisect, 0.5 * (np.maximum(lo, 0.0) + hi), new)
-        prev_change = np.abs(new - t)
-        done = (prev_change <= tol * (1.0 + new)) | (hi - np.maximum(lo, 0.0) <= tol * (1.0 + new))
-        n_iter[active] += 1
-        tau2[active] = new
-        converged[active[done]] = True
-        keep = ~done
-        active, t, lo, hi = active[keep], new[keep], lo[keep], hi[keep]
-        prev_change = prev_change[keep]
-        sub = sub.take(np.flatnonzero(keep))
+        change = np.abs(new - t)
+        bisect = ((pos & (new >= hi)) | (neg & (new <= lo)) | (change > 0.5 * prev_change)) & (hi < np.inf)
+        if bisect.any():
+            new = np.where(bisect, 0.5 * (np.maximum(lo, 0.0) + hi), new)
+            change = np.abs(new - t)
+        prev_change, t = change, new
+        steps += 1
+        done = (change <= tol * (1.0 + new)) | (hi - np.maximum(lo, 0.0) <= tol * (1.0 + new))
+        if done.any():  # write back the finished analyses and drop them from the working set
+            tau2[active[done]] = new[done]
+            converged[active[done]] = True
+            n_iter[active[done]] = steps[done]
+            keep = ~done
+            active, t, lo, hi, prev_change, steps = (a[keep] for a in (active, t, lo, hi, prev_change, steps))
+            sub = sub.take(np.flatnonzero(keep))
+    if active.size:  # not converged within max_iter: report where the iteration stopped
+        tau2[active], n_iter[active] = t, steps
     # metafor's ll0check: a boundary value τ² = 0 with a higher likelihood wins.
     positive = np.flatnonzero(converged & (tau2 > 0))
     if positive.size:
