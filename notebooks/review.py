@@ -232,12 +232,19 @@ for aid, res in review.analyses.items():
 # %% [markdown]
 # ## 5. Certainty of the evidence (GRADE) — Summary of Findings
 # tpmeta suggests each downgrade from the analysis itself; a reviewer's decision in `studies/grade.csv`
-# replaces the suggestion for that domain. Footnotes give every reason.
+# replaces the suggestion for that domain. Footnotes give every reason. The table covers trigger-point
+# manual therapy (at most seven outcomes, as GRADE advises); the needling/injection comparator register
+# is rated in the analyses above.
 
 # %%
 sof_rows = []
+MAX_SOF_OUTCOMES = 7  # GRADE: at most seven outcomes in a Summary of Findings table
 for aid, g in review.grade.items():
     res = review.analyses[aid]
+    if {"dry_needling", "injection"} & set(res.spec.intervention_classes):
+        continue  # the needling/injection comparator register is not the question of this review
+    if len(sof_rows) == MAX_SOF_OUTCOMES:
+        break
     p = res.pooled
     participants = int(res.studies["n1"].sum() + res.studies["n2"].sum())
     comparator_effect, with_effect = "—", ""
