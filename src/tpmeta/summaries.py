@@ -138,9 +138,43 @@ def claims_table(
         if ids:
             parts.append("Other trials found but not poolable here (see the register): "
                          + ", ".join(_cite(trials, i) for i in ids) + ".")  # fmt: skip
-        evidence = " ".join(parts) if parts else "No randomised trials found."
-        rows.append({"claim": c.claim, "article says": c.article_quote, "what the evidence shows": evidence})
+        evidence = " ".join(parts) if parts else "No randomised trials found in this review's register."
+        analysed = [results[a] for a in analysis_ids if a in results]
+        rows.append({"claim": c.claim, "article says": c.article_quote,
+                     "bottom line": _bottom_line(analysed, bool(reviews), bool(ids), certainty or {}),
+                     "what the evidence shows": evidence})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def _benefit(res: AnalysisResult) -> bool:
+    p = res.pooled
+    if p is None or not (p.ci_low > 0 or p.ci_high < 0):
+        return False
+    lower_better = res.spec.outcome in ("pain_intensity", "disability", "headache_frequency") and not res.spec.measure.is_ratio
+    return (p.estimate < 0) if lower_better else (p.estimate > 0)
+
+
+def _bottom_line(analysed: list[AnalysisResult], has_reviews: bool, has_trials: bool,
+                 certainty: Mapping[str, str]) -> str:  # fmt: skip
+    """One plain sentence per claim: untested, unchecked, or what the trials with numbers show."""
+    with_data = [r for r in analysed if r.pooled is not None]
+    reviews_note = " (see the published reviews)" if has_reviews else ""
+    if not with_data:
+        if has_trials or has_reviews or analysed:
+            return f"Trials exist, but no results could be checked here{reviews_note}."
+        return "No randomised trials found in this review's register."
+    inactive_declared = [r for r in analysed if set(r.spec.comparator_classes) <= {"sham", "no_treatment", "usual_care"}]
+    inactive = [r for r in inactive_declared if r.pooled is not None]
+    levels = {certainty.get(r.spec.analysis_id, "") for r in with_data} - {""}
+    cert = f" Certainty: {sorted(levels)[0].lower()}." if len(levels) == 1 else ""
+    if any(_benefit(r) for r in inactive):
+        return "Some trial evidence of benefit against sham, no treatment or usual care." + cert
+    if inactive:
+        return "No reliable benefit shown against sham, no treatment or usual care (few, small trials)." + cert
+    if inactive_declared:
+        return (f"No results against sham or no treatment could be checked here{reviews_note}; "
+                "only comparisons with other treatments." + cert)  # fmt: skip
+    return "Only comparisons with other treatments." + cert
 
 
 def _analysis_sentence(res: AnalysisResult, certainty: str | None) -> str:
