@@ -128,7 +128,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_rob2(args: argparse.Namespace) -> int:
     frame = read_csv(args.file)
-    frame = frame.astype(object).where(frame.notna(), None)
     out = tpmeta.rob2_table(frame, source=str(args.file))
     keep = [c for c in ("study_id", "outcome", "d1", "d2", "d3", "d4", "d5", "overall") if c in out.columns]
     if args.format == "table":

@@ -88,7 +88,7 @@ class Review:
 def build_review(data: StudyData) -> Review:
     """Run every analysis in ``data.analyses`` and attach risk of bias and GRADE."""
     analyses = run_all(data)
-    rob = rob2_table(data.rob2.astype(object).where(data.rob2.notna(), None)) if len(data.rob2) else pd.DataFrame(
+    rob = rob2_table(data.rob2) if len(data.rob2) else pd.DataFrame(
         columns=["study_id", "outcome", "d1", "d2", "d3", "d4", "d5", "overall"])  # fmt: skip
     review = Review(data=data, analyses=analyses, rob=rob, grade={})
     overrides = data.grade

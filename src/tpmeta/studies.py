@@ -398,8 +398,7 @@ class _Checker:
         except ImportError:  # pragma: no cover - rob module always shipped
             return
         try:
-            rob.rob2_table(frame.assign(**{c: frame[c].astype(object) for c in frame.columns}),
-                           source=f"{self.data.path.name}/rob2.csv")  # fmt: skip
+            rob.rob2_table(frame, source=f"{self.data.path.name}/rob2.csv")
         except StudyDataError as exc:
             self.errors.extend(exc.problems)
 

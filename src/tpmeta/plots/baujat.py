@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .style import COLORS, figure_width, font_family, get_renderer, new_figure, style
+from .style import COLORS, axes_or_new, font_family, get_renderer, style
 
 __all__ = ["baujat_plot"]
 
@@ -182,13 +182,7 @@ def baujat_plot(
     with mpl.rc_context(style()):
         family = font_family()
         fs = mpl.rcParams["font.size"]
-        own = ax is None
-        if own:
-            w = figure_width(width)
-            fig = new_figure(w, w * 0.8)
-            fig.set_layout_engine("constrained", h_pad=2 / 72, w_pad=2 / 72)
-            ax = fig.add_subplot()
-        fig = ax.figure
+        fig, ax, own = axes_or_new(ax, width, lambda w: w * 0.8)
         ax.grid(True, color="#E3E3E3", lw=0.4, zorder=0)
         ax.set_axisbelow(True)
         ax.scatter(x, y, s=_MARKER_SIZE, facecolor=COLORS["study"], edgecolor="white", linewidths=0.4,

@@ -13,7 +13,7 @@ import numpy as np
 from scipy import special
 
 from ..pooling import PoolResult
-from .style import COLORS, figure_width, font_family, new_figure, style
+from .style import COLORS, axes_or_new, font_family, style
 
 __all__ = ["funnel_plot"]
 
@@ -63,13 +63,7 @@ def funnel_plot(
     with mpl.rc_context(style()):
         family = font_family()
         fs = mpl.rcParams["font.size"]
-        own = ax is None
-        if own:
-            w = figure_width(width)
-            fig = new_figure(w, w * 0.95 + 0.5)
-            fig.set_layout_engine("constrained", h_pad=2 / 72, w_pad=2 / 72)
-            ax = fig.add_subplot()
-        fig = ax.figure
+        fig, ax, own = axes_or_new(ax, width, lambda w: w * 0.95 + 0.5)
         disp = np.exp if ratio else (lambda v: v)
         top = float(se.max()) * 1.08 if se.size else 1.0
         grid = np.linspace(0.0, top, 200)

@@ -141,6 +141,18 @@ def new_figure(width_in: float, height_in: float) -> Any:
     return fig
 
 
+def axes_or_new(ax: Any, width: str | float, height: Any) -> tuple[Any, Any, bool]:
+    """The caller's Axes, or a new single-Axes figure of ``width`` and ``height(width_in)`` inches with
+    the constrained layout; returns ``(fig, ax, own)``."""
+    own = ax is None
+    if own:
+        w = figure_width(width)
+        fig = new_figure(w, height(w))
+        fig.set_layout_engine("constrained", h_pad=2 / 72, w_pad=2 / 72)
+        ax = fig.add_subplot()
+    return ax.figure, ax, own
+
+
 def get_renderer(fig: Any) -> Any:
     """The figure's renderer (for text measurement)."""
     canvas = fig.canvas
