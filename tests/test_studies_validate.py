@@ -107,6 +107,7 @@ DEFECTS = {
     "missing column": (drop_column("outcomes", "source_quote"), "outcomes.csv", None, "source_quote"),
     "malformed DOI": (edit("trials", 0, doi="doi:10.1/x"), "trials.csv", "doi", "pattern"),
     "quantiles out of order": (edit("outcomes", 0, median="3", q1="4", q3="2"), "outcomes.csv", None, "quantiles out of order"),
+    "one DOI on two trials": (edit("trials", 1, doi="10.0000/fixture.0"), "trials.csv", "doi", "same doi"),
     "source is not a URL": (edit("outcomes", 0, source_url="Table 2"), "outcomes.csv", "source_url", "pattern"),
 }
 
@@ -142,6 +143,13 @@ def test_broken_copy_fails_with_a_clear_message(mini, name):
     if fragment:
         assert any(fragment.lower() in str(p).lower() for p in hits), report.summary()
     assert all(p.fix for p in report.errors)
+
+
+def test_repeated_title_is_a_warning_not_an_error(mini):
+    edit("trials", 1, title="Synthetic test trial 0")(mini)
+    report = tpmeta.validate_studies(mini)
+    assert report.ok
+    assert any(p.column == "title" and "same title" in str(p) for p in report.warnings)
 
 
 def _digest(folder: Path) -> str:

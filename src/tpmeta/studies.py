@@ -377,6 +377,26 @@ class _Checker:
             if pd.notna(r.n_randomised) and pd.isna(r.source_quote):
                 self.add("error", "trials", row, "source_quote", None, "n_randomised without a quote",
                          "quote the sentence that gives the number randomised")  # fmt: skip
+        self._duplicate_trials(t)
+
+    def _duplicate_trials(self, t: pd.DataFrame) -> None:
+        """One row per trial: a DOI or PMID on two rows is an error, a repeated title a warning."""
+        for column in ("doi", "pmid"):
+            values = t[column].dropna().astype(str).str.strip().str.lower()
+            for value, rows in values.groupby(values).groups.items():
+                if len(rows) > 1:
+                    ids = ", ".join(t.loc[rows, "study_id"].astype(str))
+                    self.add("error", "trials", int(rows[1]), column, _plain(t.loc[rows[1], column]),
+                             f"the same {column.upper()} is on several trials ({ids})",
+                             "keep one row per trial: merge the duplicates into one study_id")  # fmt: skip
+        titles = t["title"].dropna().astype(str).str.lower().str.replace(r"[^a-z0-9]", "", regex=True)
+        for _, rows in titles[titles != ""].groupby(titles).groups.items():
+            if len(rows) > 1:
+                ids = ", ".join(t.loc[rows, "study_id"].astype(str))
+                self.add("warning", "trials", int(rows[1]), "title", t.loc[rows[1], "title"],
+                         f"the same title is on several trials ({ids})",
+                         "merge them if they are one trial; otherwise say in exclusion_reason or the "
+                         "note how they differ")  # fmt: skip
 
     def pedro(self) -> None:
         for row, r in self.data.pedro.iterrows():
