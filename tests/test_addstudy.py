@@ -42,6 +42,8 @@ outcomes:
   - {outcome: pain_intensity, instrument: VAS_0_10, unit: cm, timepoint: post-treatment, weeks: 4, arm: sham,
      arm_role: control, n: 22, mean: 4.2, sd: 1.1, value_type: final, direction: lower_better,
      source_url: "https://example.org/new", source_location: Table 2, source_quote: "sham: n = 22, 4.2 (1.1)"}
+registrations:
+  - {registration: NCT00000002, source_url: "https://example.org/registry", source_quote: "NCT00000002"}
 """
 
 
@@ -74,6 +76,7 @@ def test_add_study_inserts_sorted_and_reports_changes(mini, new_trial):
     assert trials[1].startswith("fixture2000,")  # sorted by study_id: before fixture2001
     new_lines = (mini / "outcomes.csv").read_text().splitlines()
     assert set(old_lines) <= set(new_lines) and len(new_lines) == len(old_lines) + 2  # existing lines verbatim
+    assert "fixture2000,NCT00000002," in (mini / "registrations.csv").read_text()
     assert tpmeta.validate_studies(mini).ok
     row = changes.set_index("analysis_id").loc["pain_post"]
     assert row["k"] == "3 → 4"
@@ -97,6 +100,7 @@ def test_dry_run_writes_nothing(mini, new_trial, capsys):
         (lambda t: t.replace("trial:", "trials:"), "trial:"),
         (lambda t: t + "\n  - [unbalanced", "YAML"),
         (lambda t: t.replace("  region: neck_shoulder", "  region: neck_shoulder\n  colour: blue"), "unknown column"),
+        (lambda t: t.replace('source_quote: "NCT00000002"', 'source_quote: "registered"'), "registry number"),
     ],
 )
 def test_invalid_input_changes_nothing(mini, tmp_path, mutation, fragment, capsys):

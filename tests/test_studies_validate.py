@@ -82,6 +82,12 @@ def add_trial(d: Path) -> None:
     _write(d / "trials.csv", fields, rows)
 
 
+def _add_registration(d: Path, study_id: str, number: str) -> None:
+    fields, rows = _rows(d / "registrations.csv")
+    rows.append({**rows[0], "study_id": study_id, "registration": number, "source_quote": number})
+    _write(d / "registrations.csv", fields, rows)
+
+
 DEFECTS = {
     "missing required value": (edit("trials", 0, intervention_class=""), "trials.csv", "intervention_class", "required"),
     "value not allowed": (edit("outcomes", 0, outcome="pain"), "outcomes.csv", "outcome", "enum"),
@@ -107,6 +113,9 @@ DEFECTS = {
     "missing column": (drop_column("outcomes", "source_quote"), "outcomes.csv", None, "source_quote"),
     "malformed DOI": (edit("trials", 0, doi="doi:10.1/x"), "trials.csv", "doi", "pattern"),
     "quantiles out of order": (edit("outcomes", 0, median="3", q1="4", q3="2"), "outcomes.csv", None, "quantiles out of order"),
+    "registry number not in its quote": (edit("registrations", 0, registration="NCT00000009"), "registrations.csv", "registration", "registry number"),
+    "malformed registry number": (edit("registrations", 0, registration="NCT-1"), "registrations.csv", "registration", "pattern"),
+    "one registration on two trials": (lambda d: _add_registration(d, "fixture2002", "NCT00000001"), "registrations.csv", "registration", "several trials"),
     "one DOI on two trials": (edit("trials", 1, doi="10.0000/fixture.0"), "trials.csv", "doi", "same doi"),
     "source is not a URL": (edit("outcomes", 0, source_url="Table 2"), "outcomes.csv", "source_url", "pattern"),
 }

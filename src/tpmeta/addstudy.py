@@ -1,7 +1,7 @@
 """Add a trial to the dataset safely: validate first, write atomically, report what changed.
 
-Input: a YAML file (``trial:`` mapping, optional ``outcomes:``, ``contrasts:``, ``rob2:`` lists and a
-``pedro:`` mapping) or a CSV with a ``table`` column naming the target file of each row.
+Input: a YAML file (``trial:`` mapping, optional ``outcomes:``, ``contrasts:``, ``registrations:``,
+``rob2:`` lists and a ``pedro:`` mapping) or a CSV with a ``table`` column naming the target file of each row.
 
 Safety:
 
@@ -37,7 +37,8 @@ from .studies import load_studies, validate_studies
 __all__ = ["add_study", "read_study_file", "recover", "JOURNAL"]
 
 JOURNAL = ".add-study-journal"
-_TABLES = ("trials", "outcomes", "contrasts", "rob2", "pedro")
+_TABLES = ("trials", "outcomes", "contrasts", "registrations", "rob2", "pedro")
+_LISTS = ("outcomes", "contrasts", "registrations", "rob2")
 
 
 def read_study_file(path: str | Path) -> dict[str, list[dict[str, Any]]]:
@@ -56,21 +57,21 @@ def read_study_file(path: str | Path) -> dict[str, list[dict[str, Any]]]:
             raise StudyDataError(DataProblem("the file needs a 'trial:' mapping", file=str(path),
                                              fix="see the example in README.md (Adding a study)"))  # fmt: skip
         rows: dict[str, list[dict[str, Any]]] = {"trials": [doc["trial"]]}
-        for key in ("outcomes", "contrasts", "rob2"):
+        for key in _LISTS:
             value = doc.get(key) or []
             if not isinstance(value, list):
                 raise StudyDataError(DataProblem(f"'{key}' must be a list of rows", file=str(path), fix=f"write '{key}:' followed by '- ...' items"))
             rows[key] = value
         if doc.get("pedro"):
             rows["pedro"] = [doc["pedro"]]
-        unknown = set(doc) - {"trial", "outcomes", "contrasts", "rob2", "pedro"}
+        unknown = set(doc) - {"trial", "pedro", *_LISTS}
         if unknown:
             raise StudyDataError(DataProblem(f"unknown section(s) {sorted(unknown)}", file=str(path),
-                                             fix="use trial, outcomes, contrasts, rob2, pedro"))  # fmt: skip
+                                             fix=f"use trial, {', '.join(_LISTS)}, pedro"))  # fmt: skip
         return rows
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     if "table" not in frame.columns:
-        raise StudyDataError(DataProblem("a CSV needs a 'table' column (trials, outcomes, contrasts, rob2, pedro)",
+        raise StudyDataError(DataProblem(f"a CSV needs a 'table' column ({', '.join(_TABLES)})",
                                          file=str(path), column="table", fix="add the column"))  # fmt: skip
     rows = {}
     for i, rec in frame.iterrows():

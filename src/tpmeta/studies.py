@@ -34,7 +34,8 @@ __all__ = [
 ]
 
 DEFAULT_STUDIES_DIR = Path("studies")
-RESOURCES = ("trials", "outcomes", "contrasts", "rob2", "pedro", "reviews", "claims", "analyses", "grade")
+RESOURCES = ("trials", "outcomes", "contrasts", "registrations", "rob2", "pedro", "reviews", "claims", "analyses",
+             "grade")  # fmt: skip
 #: numeric columns whose values must appear in the row's source_quote, per resource
 QUOTED_NUMBERS = {
     "trials": ("n_randomised",),
@@ -144,6 +145,7 @@ class StudyData:
     trials: pd.DataFrame
     outcomes: pd.DataFrame
     contrasts: pd.DataFrame
+    registrations: pd.DataFrame
     rob2: pd.DataFrame
     pedro: pd.DataFrame
     reviews: pd.DataFrame
@@ -398,6 +400,26 @@ class _Checker:
                          "merge them if they are one trial; otherwise say in exclusion_reason or the "
                          "note how they differ")  # fmt: skip
 
+    def registrations(self) -> None:
+        """A registry number, like a number, must be printed in its row's verbatim quote."""
+        for row, r in self.data.registrations.iterrows():
+            if pd.isna(r.registration) or pd.isna(r.source_quote):
+                continue  # required-field errors come from the schema
+            if str(r.registration).strip().lower() not in str(r.source_quote).lower():
+                self.add("error", "registrations", row, "registration", r.registration,
+                         "registry number does not appear in the row's source_quote",
+                         "copy the fragment of the registry or article page that prints the number into "
+                         "source_quote, or correct the number")  # fmt: skip
+        # one registration is one trial: two study_ids with it are two reports of the same trial
+        regs = self.data.registrations.dropna(subset=["registration"])
+        for number, group in regs.groupby(regs["registration"].str.upper()):
+            ids = sorted(set(group["study_id"].dropna()))
+            if len(ids) > 1:
+                self.add("error", "registrations", int(group.index[1]), "registration", number,
+                         f"one registration on several trials ({', '.join(ids)}): reports of the same trial",
+                         "keep one study_id for the trial and list the other report's DOI/PMID in its "
+                         "extraction notes")  # fmt: skip
+
     def pedro(self) -> None:
         for row, r in self.data.pedro.iterrows():
             items = [r.get(f"item{i}") for i in range(2, 12)]
@@ -447,8 +469,8 @@ def validate_studies(path: str | Path = DEFAULT_STUDIES_DIR) -> ValidationReport
     descriptor = json.loads(descriptor_path.read_text())
     tables = {name: _read_table(path / f"{name}.csv", _schema_fields(descriptor, name)) for name in RESOURCES}
     checker = _Checker(StudyData(path=path, schema=descriptor, **tables))
-    for check in (checker.quotes, checker.outcomes, checker.contrasts, checker.trials, checker.pedro,
-                  checker.rob2):  # fmt: skip
+    for check in (checker.quotes, checker.outcomes, checker.contrasts, checker.trials, checker.registrations,
+                  checker.pedro, checker.rob2):  # fmt: skip
         check()
     return ValidationReport(str(path), errors=tuple(errors + checker.errors), warnings=tuple(checker.warnings))
 
