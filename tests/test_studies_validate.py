@@ -161,6 +161,14 @@ def test_repeated_title_is_a_warning_not_an_error(mini):
     assert any(p.column == "title" and "same title" in str(p) for p in report.warnings)
 
 
+def test_shared_registration_is_a_warning_when_only_one_report_is_included(mini):
+    _add_registration(mini, "fixture2002", "NCT00000001")
+    edit("trials", 1, inclusion_status="awaiting", exclusion_reason="report of fixture2001")(mini)
+    report = tpmeta.validate_studies(mini)
+    assert report.ok, report.summary()
+    assert any(p.column == "registration" and "several trials" in str(p) for p in report.warnings)
+
+
 def _digest(folder: Path) -> str:
     h = hashlib.sha256()
     for f in sorted(folder.rglob("*")):

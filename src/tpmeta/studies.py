@@ -410,15 +410,19 @@ class _Checker:
                          "registry number does not appear in the row's source_quote",
                          "copy the fragment of the registry or article page that prints the number into "
                          "source_quote, or correct the number")  # fmt: skip
-        # one registration is one trial: two study_ids with it are two reports of the same trial
+        # one registration is one trial: two study_ids with it are two reports of the same trial. Two
+        # included would count its participants twice (error); otherwise the overlap needs a look.
         regs = self.data.registrations.dropna(subset=["registration"])
+        status = dict(zip(self.data.trials["study_id"], self.data.trials["inclusion_status"]))
         for number, group in regs.groupby(regs["registration"].str.upper()):
             ids = sorted(set(group["study_id"].dropna()))
             if len(ids) > 1:
-                self.add("error", "registrations", int(group.index[1]), "registration", number,
+                included = [i for i in ids if status.get(i) == "included"]
+                self.add("error" if len(included) > 1 else "warning", "registrations", int(group.index[1]),
+                         "registration", number,
                          f"one registration on several trials ({', '.join(ids)}): reports of the same trial",
-                         "keep one study_id for the trial and list the other report's DOI/PMID in its "
-                         "extraction notes")  # fmt: skip
+                         "include one study_id for the trial; mark the other report 'awaiting' or "
+                         "'excluded' with the reason 'report of <study_id>'")  # fmt: skip
 
     def pedro(self) -> None:
         for row, r in self.data.pedro.iterrows():
