@@ -188,6 +188,17 @@ def test_validate_cli_exit_status_and_never_writes(mini, capsys):
     assert _digest(mini) == broken != before
 
 
+def test_validate_cli_groups_warnings_by_kind(mini, capsys):
+    edit("outcomes", 0, n="")(mini)
+    edit("outcomes", 1, n="")(mini)
+    assert main(["validate", str(mini)]) == 0
+    grouped = capsys.readouterr().out
+    assert "2 x " in grouped and "column 'n'" in grouped and "(rows 2, 3)" in grouped
+    assert main(["validate", str(mini), "--all-warnings"]) == 0
+    each = capsys.readouterr().out
+    assert "row 2, column 'n'" in each and "row 3, column 'n'" in each
+
+
 def test_numbers_in_words_and_digits():
     from tpmeta.studies import numbers_in_text
 

@@ -122,7 +122,7 @@ def cmd_effects(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     report = tpmeta.validate_studies(args.path)
-    print(report.summary())
+    print(report.summary(group_warnings=not args.all_warnings))
     return 0 if report.ok else 1
 
 
@@ -242,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check the dataset against its schema and the cross-checks")
     p.add_argument("path", nargs="?", default="studies", help="the studies/ folder (default: studies)")
+    p.add_argument("--all-warnings", action="store_true",
+                   help="list every warning on its own line (default: one line per kind, with its rows)")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("rob2", help="RoB 2 judgements from signalling answers (d1_1 ... d5_3)")

@@ -126,14 +126,29 @@ class ValidationReport(ResultMixin):
     def ok(self) -> bool:
         return not self.errors
 
-    def summary(self) -> str:
+    def summary(self, group_warnings: bool = False, max_rows: int = 12) -> str:
+        """Errors one per line; warnings one per line, or with ``group_warnings`` one line per kind
+        (same file, column and message) with its count and first ``max_rows`` rows."""
         lines = [f"{self.path}: {len(self.errors)} error(s), {len(self.warnings)} warning(s)"]
         if self.errors:
             lines.append("Errors:")
             lines += [f"  - {p}" for p in self.errors]
-        if self.warnings:
+        if self.warnings and not group_warnings:
             lines.append("Warnings:")
             lines += [f"  - {p}" for p in self.warnings]
+        elif self.warnings:
+            lines.append("Warnings, one line per kind:")
+            groups: dict[tuple, list[DataProblem]] = {}
+            for p in self.warnings:
+                groups.setdefault((p.file, p.column, p.message, p.fix), []).append(p)
+            for (file, column, message, fix), problems in groups.items():
+                if len(problems) == 1:
+                    lines.append(f"  - {problems[0]}")
+                    continue
+                rows = [str(p.row) for p in problems if p.row is not None]
+                shown = ", ".join(rows[:max_rows]) + (", ..." if len(rows) > max_rows else "")
+                where = f"{file}, column '{column}'" if column else str(file)
+                lines.append(f"  - {len(problems)} x {where}: {message} (rows {shown})" + (f". Fix: {fix}" if fix else ""))
         return "\n".join(lines)
 
 
