@@ -399,25 +399,22 @@ class _Checker:
     def _duplicate_trials(self, t: pd.DataFrame) -> None:
         """One row per trial: a DOI or PMID on two rows is an error, a repeated title a warning."""
         for column in ("doi", "pmid"):
-            values = t[column].dropna().astype(str).str.strip().str.lower()
-            for value, rows in values.groupby(values).groups.items():
-                if len(rows) > 1:
-                    ids = ", ".join(t.loc[rows, "study_id"].astype(str))
-                    self.add("error", "trials", int(rows[1]), column, _plain(t.loc[rows[1], column]),
-                             f"the same {column.upper()} is on several trials ({ids})",
-                             "keep one row per trial: merge the duplicates into one study_id")  # fmt: skip
-        titles = t["title"].dropna().astype(str).str.lower().str.replace(r"[^a-z0-9]", "", regex=True)
-        for _, rows in titles[titles != ""].groupby(titles).groups.items():
-            if len(rows) > 1:
+            for rows in _repeated(t[column].astype("string").str.strip().str.lower()):
                 ids = ", ".join(t.loc[rows, "study_id"].astype(str))
-                self.add("warning", "trials", int(rows[1]), "title", t.loc[rows[1], "title"],
-                         f"the same title is on several trials ({ids})",
-                         "merge them if they are one trial; otherwise say in exclusion_reason or the "
-                         "note how they differ")  # fmt: skip
+                self.add("error", "trials", int(rows[1]), column, _plain(t.loc[rows[1], column]),
+                         f"the same {column.upper()} is on several trials ({ids})",
+                         "keep one row per trial: merge the duplicates into one study_id")  # fmt: skip
+        for rows in _repeated(t["title"].astype("string").str.lower().str.replace(r"[^a-z0-9]", "", regex=True)):
+            ids = ", ".join(t.loc[rows, "study_id"].astype(str))
+            self.add("warning", "trials", int(rows[1]), "title", t.loc[rows[1], "title"],
+                     f"the same title is on several trials ({ids})",
+                     "merge them if they are one trial; otherwise say in exclusion_reason or the "
+                     "note how they differ")  # fmt: skip
 
     def registrations(self) -> None:
         """A registry number, like a number, must be printed in its row's verbatim quote."""
-        for row, r in self.data.registrations.iterrows():
+        regs = self.data.registrations
+        for row, r in regs.iterrows():
             if pd.isna(r.registration) or pd.isna(r.source_quote):
                 continue  # required-field errors come from the schema
             if str(r.registration).strip().lower() not in str(r.source_quote).lower():
@@ -427,14 +424,13 @@ class _Checker:
                          "source_quote, or correct the number")  # fmt: skip
         # one registration is one trial: two study_ids with it are two reports of the same trial. Two
         # included would count its participants twice (error); otherwise the overlap needs a look.
-        regs = self.data.registrations.dropna(subset=["registration"])
         status = dict(zip(self.data.trials["study_id"], self.data.trials["inclusion_status"]))
-        for number, group in regs.groupby(regs["registration"].str.upper()):
-            ids = sorted(set(group["study_id"].dropna()))
+        for rows in _repeated(regs["registration"].astype("string").str.strip().str.upper()):
+            ids = sorted(set(regs.loc[rows, "study_id"].dropna()))
             if len(ids) > 1:
                 included = [i for i in ids if status.get(i) == "included"]
-                self.add("error" if len(included) > 1 else "warning", "registrations", int(group.index[1]),
-                         "registration", number,
+                self.add("error" if len(included) > 1 else "warning", "registrations", int(rows[1]),
+                         "registration", regs.loc[rows[1], "registration"],
                          f"one registration on several trials ({', '.join(ids)}): reports of the same trial",
                          "include one study_id for the trial; mark the other report 'awaiting' or "
                          "'excluded' with the reason 'report of <study_id>'")  # fmt: skip
@@ -462,6 +458,13 @@ class _Checker:
             rob.rob2_table(frame, source=f"{self.data.path.name}/rob2.csv")
         except StudyDataError as exc:
             self.errors.extend(exc.problems)
+
+
+def _repeated(keys: pd.Series) -> Iterable[pd.Index]:
+    """Row labels of each key (blank keys ignored) that stands on more than one row."""
+    keys = keys.dropna()
+    keys = keys[keys != ""]
+    return [rows for rows in keys.groupby(keys).groups.values() if len(rows) > 1]
 
 
 def _plain(value: object) -> object:
