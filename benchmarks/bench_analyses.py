@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-
 from _common import median_time, run_r_json
 
 import tpmeta
@@ -32,13 +31,13 @@ def bench_tpmeta() -> dict[str, float]:
     out["cumulative, k=12 (REML)"] = median_time(lambda: tpmeta.cumulative(res), 300)
     out["Egger's test, k=12"] = median_time(lambda: tpmeta.egger_test(res), 1000)
     try:
-        from tpmeta.influence import influence_diagnostics
+        from tpmeta.diagnostics.influence import influence_diagnostics
 
         out["influence diagnostics, k=12 (REML)"] = median_time(lambda: influence_diagnostics(res), 200)
     except ImportError:  # pragma: no cover - module optional while under construction
         pass
     try:
-        from tpmeta.smallstudy import trim_and_fill
+        from tpmeta.diagnostics.smallstudy import trim_and_fill
 
         out["trim-and-fill, k=12 (REML)"] = median_time(lambda: trim_and_fill(res), 50)
     except ImportError:  # pragma: no cover
@@ -46,8 +45,8 @@ def bench_tpmeta() -> dict[str, float]:
     y16, v16 = _data(16)
     out["GOSH, k=16 (65,535 REML fits)"] = median_time(lambda: tpmeta.gosh(y16, v16, "REML"), 1, 3)
     try:
-        from tpmeta.metareg import meta_regression
-        from tpmeta.permutation import permutation_test
+        from tpmeta.models.metareg import meta_regression
+        from tpmeta.models.permutation import permutation_test
 
         rng = np.random.default_rng(3)
         y100, v100 = _data(100)

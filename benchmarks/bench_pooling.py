@@ -17,7 +17,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-
 from _common import median_time, run_r_json
 
 import tpmeta

@@ -26,10 +26,10 @@ from IPython.display import HTML, Image, Markdown, display
 
 import tpmeta
 from tpmeta import plots
-from tpmeta.report import output_paths, write_table
-from tpmeta.review import build_review
-from tpmeta.studies import trial_label
-from tpmeta.summaries import (
+from tpmeta.review.report import output_paths, write_table
+from tpmeta.review.build import build_review
+from tpmeta.dataset.studies import trial_label
+from tpmeta.review.tables import (
     characteristics_table,
     claims_table,
     flow_counts,
@@ -104,7 +104,7 @@ show_table(chars, collapsed=f"Show the {len(chars)} included trials (also in tab
 # %% [markdown]
 # ## 3. Risk of bias (RoB 2)
 # Judgements are computed from the signalling answers in `studies/rob2.csv` with the published RoB 2
-# algorithm (`tpmeta.rob`). Most answers rest on abstracts and PEDro records; where the report does
+# algorithm (`tpmeta.appraisal.rob2`). Most answers rest on abstracts and PEDro records; where the report does
 # not say, the honest answer is "no information", which the algorithm turns into *some concerns* or
 # *high risk* — the judgements below say as much about missing reporting as about flawed trials.
 
@@ -211,7 +211,8 @@ if loo_rows:
 # analyses above show which applied.
 
 # %%
-from tpmeta.multiverse import review_multiverse, summarise_multiverse  # noqa: E402
+from tpmeta.diagnostics.multiverse import summarise_multiverse  # noqa: E402
+from tpmeta.review.outcome_multiverse import review_multiverse  # noqa: E402
 
 for outcome in ("pain_intensity", "pressure_pain_threshold"):
     mv = review_multiverse(data, outcome)
@@ -313,5 +314,5 @@ if validation.warnings:
 # combined (Cochrane Handbook 23.3.4). Pooling: REML τ² with the Hartung-Knapp-Sidik-Jonkman
 # adjustment; Q-profile CI for τ²; prediction interval with t_{k−1}. Every estimator is validated
 # against metafor 3.8 (`tests/reference/`). Risk of bias: RoB 2 algorithm from the signalling answers.
-# Certainty: GRADE suggestions with stated thresholds (`tpmeta.grade`). Provenance of this build:
+# Certainty: GRADE suggestions with stated thresholds (`tpmeta.appraisal.grade`). Provenance of this build:
 # `reports/provenance.json`.

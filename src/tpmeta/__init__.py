@@ -9,10 +9,29 @@ Every estimator is validated against metafor (R). Public API::
 Figures live in :mod:`tpmeta.plots` (the only module that imports matplotlib).
 """
 
-from .analysis import AnalysisResult, AnalysisSpec, run_all, run_analysis
-from .bias import BeggResult, EggerResult, begg_test, egger_test
-from .conversions import combine_arms, fill_mean_sd, mean_sd_from_median, sd_from_ci, sd_from_se
-from .effects import effect_sizes
+from .appraisal.grade import (
+    GradeAssessment,
+    apply_overrides,
+    suggest_grade,
+    summary_of_findings,
+)
+from .appraisal.pedro import pedro_score, pedro_table
+from .appraisal.rob2 import assess_rob2, rob2_table
+from .dataset.studies import StudyData, ValidationReport, load_studies, validate_studies
+from .diagnostics.gosh import gosh
+from .diagnostics.influence import baujat, influence_diagnostics
+from .diagnostics.multiverse import run_multiverse, summarise_multiverse
+from .diagnostics.sensitivity import cumulative, leave_one_out, restrict
+from .diagnostics.smallstudy import (
+    BeggResult,
+    EggerResult,
+    PetPeeseResult,
+    TrimFillResult,
+    begg_test,
+    egger_test,
+    pet_peese,
+    trim_and_fill,
+)
 from .errors import (
     ConvergenceWarning,
     DataProblem,
@@ -21,19 +40,20 @@ from .errors import (
     StudyDataError,
     TpmetaWarning,
 )
-from .gosh import gosh
-from .influence import baujat, influence_diagnostics
-from .grade import GradeAssessment, apply_overrides, suggest_grade, summary_of_findings
+from .models.conversions import (
+    combine_arms,
+    fill_mean_sd,
+    mean_sd_from_median,
+    sd_from_ci,
+    sd_from_se,
+)
+from .models.effects import effect_sizes
+from .models.metareg import MetaRegResult, meta_regression
+from .models.permutation import PermutationResult, permutation_test
+from .models.pooling import BatchPoolResult, PoolResult, estimate_tau2, pool, pool_batch
+from .models.subgroups import SubgroupResult, subgroup_analysis
 from .options import Judgement, Measure, Method, Test, ZeroCells
-from .permutation import PermutationResult, permutation_test
-from .pooling import BatchPoolResult, PoolResult, estimate_tau2, pool, pool_batch
-from .rob import assess_rob2, pedro_score, pedro_table, rob2_table
-from .metareg import MetaRegResult, meta_regression
-from .multiverse import run_multiverse, summarise_multiverse
-from .sensitivity import cumulative, leave_one_out, restrict
-from .smallstudy import PetPeeseResult, TrimFillResult, pet_peese, trim_and_fill
-from .studies import StudyData, ValidationReport, load_studies, validate_studies
-from .subgroups import SubgroupResult, subgroup_analysis
+from .review.analyses import AnalysisResult, AnalysisSpec, run_all, run_analysis
 
 __version__ = "0.1.0"
 

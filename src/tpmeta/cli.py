@@ -21,7 +21,7 @@ import tpmeta
 __all__ = ["main"]
 
 
-from .report import ReportError  # noqa: E402  (light: report imports nbclient lazily)
+from .review.report import ReportError  # noqa: E402  (light: report imports nbclient lazily)
 
 
 class CliError(Exception):
@@ -137,7 +137,7 @@ def cmd_rob2(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import build_report
+    from .review.report import build_report
 
     path = build_report(args.studies, args.out, args.notebooks)
     print(path)
@@ -146,7 +146,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_forest(args: argparse.Namespace) -> int:
     from . import plots
-    from .review import build_review
+    from .review.build import build_review
 
     data = tpmeta.load_studies(args.studies)
     review = build_review(data)
@@ -195,7 +195,7 @@ def cmd_gosh(args: argparse.Namespace) -> int:
 
 
 def cmd_add_study(args: argparse.Namespace) -> int:
-    from .addstudy import add_study
+    from .review.build import add_study
 
     changes = add_study(args.file, args.studies, dry_run=args.dry_run)
     if changes.empty:

@@ -12,8 +12,14 @@ import pytest
 from matplotlib.text import Text
 
 from tpmeta.errors import TpmetaWarning
-from tpmeta.plots import HOUSE_STYLE, JOURNAL_WIDTHS, forest_plot, funnel_plot, save_figure
-from tpmeta.pooling import pool
+from tpmeta.models.pooling import pool
+from tpmeta.plots import (
+    HOUSE_STYLE,
+    JOURNAL_WIDTHS,
+    forest_plot,
+    funnel_plot,
+    save_figure,
+)
 
 LONG = "Trigger point dry needling versus sham needling in chronic neck"  # 60+ characters with a suffix
 

@@ -4,6 +4,9 @@ This subpackage is the only place tpmeta uses matplotlib. Importing it has no si
 is imported inside the functions, figures are created without pyplot (never shown, never registered as
 global state) and styling is applied with ``matplotlib.rc_context``.
 
+May import: ``appraisal``, ``diagnostics``, ``models`` and the core modules; never ``dataset`` or ``review``
+(a plot takes a result and draws it; it computes nothing statistical).
+
 >>> from tpmeta.plots import forest_plot, save_figure          # doctest: +SKIP
 >>> fig = forest_plot(res, favours=("Favours dry needling", "Favours control"))  # doctest: +SKIP
 >>> save_figure(fig, "figures/forest_pain", formats=("pdf", "svg", "png", "tiff"))  # doctest: +SKIP

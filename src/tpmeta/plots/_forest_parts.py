@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..models.pooling import PoolResult
 from ..options import Judgement, Method, Test
-from ..pooling import PoolResult
 from ._text import fmt_num, fmt_p, fmt_sig
 from .style import COLORS
 

@@ -161,7 +161,7 @@ def baujat_plot(
     Example
     -------
     >>> from tpmeta import pool
-    >>> from tpmeta.influence import baujat
+    >>> from tpmeta.diagnostics.influence import baujat
     >>> res = pool([0.2, 0.5, 0.1, 0.8, 0.3], [0.04, 0.03, 0.05, 0.02, 0.04], labels=list("ABCDE"))
     >>> fig = baujat_plot(baujat(res))
     >>> ax = fig.axes[0]

@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import TpmetaWarning
+from ..models.pooling import PoolResult
 from ..options import Method
-from ..pooling import PoolResult
+from ._forest_draw import draw_forest
 from ._forest_parts import (
     ARM_FIELDS,
     MODEL_FILLS,
@@ -36,7 +37,6 @@ from ._forest_parts import (
     normalise_models,
     test_text,
 )
-from ._forest_draw import draw_forest
 from ._text import Measurer, fmt_data, fmt_num, pack_parts, wrap_to_width
 from .style import figure_width, font_family, get_renderer, new_figure, style
 

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 from scipy import special
 
-from ..pooling import PoolResult
+from ..models.pooling import PoolResult
 from .style import COLORS, axes_or_new, font_family, style
 
 __all__ = ["funnel_plot"]

@@ -5,7 +5,7 @@ one column per domain (D1–D5) plus Overall, a coloured circle with a symbol (l
 high "×", no information "?"), in the Cochrane colours or a colour-blind-safe palette; the summary
 plot has one horizontal bar per domain with the proportion of studies (or of meta-analysis weight) at
 each level. Layout sizes come from the number of rows and the measured width of the longest label.
-Drawing only: the judgements are computed in :mod:`tpmeta.rob`.
+Drawing only: the judgements are computed in :mod:`tpmeta.appraisal.rob2`.
 """
 
 from __future__ import annotations

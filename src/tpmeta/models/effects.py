@@ -1,0 +1,283 @@
+"""Effect sizes and their sampling variances (``yi``, ``vi``), matching ``metafor::escalc``.
+
+Formulas (metafor 3.8 defaults, Viechtbauer 2010, doi:10.18637/jss.v036.i03):
+
+* ``MD``   ``yi = m₁ − m₂``, ``vi = sd₁²/n₁ + sd₂²/n₂``.
+* ``SMD``  Hedges' g: ``d = (m₁ − m₂)/s_p``, ``s_p² = ((n₁−1)sd₁² + (n₂−1)sd₂²)/(n₁+n₂−2)``,
+  ``yi = J(m) d`` with the exact correction ``J(m) = Γ(m/2)/(√(m/2) Γ((m−1)/2))``, ``m = n₁+n₂−2``
+  (Hedges 1981, doi:10.3102/10769986006002107); ``vi = 1/n₁ + 1/n₂ + yi²/(2(n₁+n₂))``.
+* ``SMD_CHANGE``  SMD of change scores: each arm's change SD is
+  ``√(sd_pre² + sd_post² − 2 r sd_pre sd_post)`` (Cochrane Handbook 6.5.2.8), then as ``SMD`` on the
+  mean changes.
+* ``RR``   ``yi = ln(p₁/p₂)``, ``vi = 1/a − 1/n₁ + 1/c − 1/n₂``.
+* ``OR``   ``yi = ln(ad/(bc))``, ``vi = 1/a + 1/b + 1/c + 1/d``.
+* ``RD``   ``yi = p₁ − p₂``, ``vi = p₁(1−p₁)/n₁ + p₂(1−p₂)/n₂``.
+  For the three binary measures ``add`` (default ½) is added to every cell of the tables selected by
+  ``to`` (default: tables with a zero cell), as metafor does.
+* ``GENERIC``  a reported estimate with its CI or SE: ``vi = SE²``, ``SE = (upper − lower)/(2 z)``;
+  ratio estimates (``ratio=True``) are analysed on the log scale.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from ..errors import DataProblem, StudyDataError
+from ..options import Measure, ZeroCells, parse_option
+from .conversions import sd_of_change
+
+__all__ = ["effect_sizes", "hedges_correction", "DEFAULT_COLUMNS"]
+
+#: metafor's argument names, used as default column names; each can be overridden by keyword.
+DEFAULT_COLUMNS: dict[Measure, tuple[str, ...]] = {
+    Measure.MD: ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),
+    Measure.SMD: ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),
+    Measure.SMD_CHANGE: (
+        "m1i", "sd1i_pre", "sd1i_post", "n1i", "m2i", "sd2i_pre", "sd2i_post", "n2i", "ri",
+    ),
+    Measure.RR: ("ai", "bi", "ci", "di"),
+    Measure.OR: ("ai", "bi", "ci", "di"),
+    Measure.RD: ("ai", "bi", "ci", "di"),
+    Measure.GENERIC: ("estimate", "ci_low", "ci_high", "sei"),
+}  # fmt: skip
+
+
+def hedges_correction(m: Any) -> np.ndarray:
+    """Exact small-sample correction ``J(m) = Γ(m/2) / (√(m/2) Γ((m−1)/2))`` (Hedges 1981).
+
+    >>> round(float(hedges_correction(18)), 6)
+    0.957646
+    """
+    m = np.asarray(m, float)
+    return np.exp(special.gammaln(m / 2) - 0.5 * np.log(m / 2) - special.gammaln((m - 1) / 2))
+
+
+class _Reader:
+    """Reads numeric columns from a frame and collects problems with their row and column."""
+
+    def __init__(self, data: pd.DataFrame, names: dict[str, str], source: str | None) -> None:
+        self.data, self.names, self.source = data, names, source
+        self.problems: list[DataProblem] = []
+
+    def column(self, key: str, required: bool = True) -> pd.Series | None:
+        col = self.names.get(key, key)
+        if col not in self.data.columns:
+            if required:
+                self.problems.append(DataProblem(
+                    f"column '{col}' is missing", file=self.source, column=col,
+                    fix=f"add the column, or name the column that holds it: {key}='your_column'"))  # fmt: skip
+            return None
+        raw = self.data[col]
+        values = pd.to_numeric(raw, errors="coerce").astype(float)
+        for idx in values.index[values.isna() & raw.notna()]:
+            self.problems.append(DataProblem("not a number", file=self.source, row=idx, column=col,
+                                             value=raw[idx], fix="write a plain number"))  # fmt: skip
+        if required:
+            for idx in values.index[raw.isna()]:
+                self.problems.append(DataProblem("value is missing", file=self.source, row=idx,
+                                                 column=col, value=None,
+                                                 fix="fill it in, or leave the row out of this analysis"))  # fmt: skip
+        return values
+
+    def check(self, values: pd.Series | None, key: str, bad: pd.Series, message: str, fix: str) -> None:
+        if values is None:
+            return
+        col = self.names.get(key, key)
+        for idx in values.index[bad.fillna(False).astype(bool)]:
+            self.problems.append(DataProblem(message, file=self.source, row=idx, column=col,
+                                             value=float(values[idx]), fix=fix))  # fmt: skip
+
+    def raise_if_any(self) -> None:
+        if self.problems:
+            raise StudyDataError(self.problems)
+
+
+def _check_group(r: _Reader, n: pd.Series | None, key: str) -> None:
+    if n is not None:
+        r.check(n, key, n < 2, "group size must be at least 2", "check the number analysed in this arm")
+
+
+def _continuous(r: _Reader, measure: Measure) -> tuple[np.ndarray, np.ndarray]:
+    m1, n1, m2, n2 = (r.column(k) for k in ("m1i", "n1i", "m2i", "n2i"))
+    if measure is Measure.SMD_CHANGE:
+        pre1, post1, pre2, post2, ri = (
+            r.column(k) for k in ("sd1i_pre", "sd1i_post", "sd2i_pre", "sd2i_post", "ri")
+        )
+        for key, s in (("sd1i_pre", pre1), ("sd1i_post", post1), ("sd2i_pre", pre2), ("sd2i_post", post2)):
+            r.check(s, key, s <= 0, "SD must be positive", "check the SD (a SE or variance by mistake?)")
+        r.check(ri, "ri", (ri <= -1) | (ri >= 1), "correlation must lie strictly between -1 and 1",
+                "give the pre-post correlation, e.g. from another trial or the review protocol")  # fmt: skip
+        r.raise_if_any()
+        s1 = sd_of_change(pre1, post1, ri)
+        s2 = sd_of_change(pre2, post2, ri)
+    else:
+        sd1, sd2 = r.column("sd1i"), r.column("sd2i")
+        for key, s in (("sd1i", sd1), ("sd2i", sd2)):
+            bad = s <= 0 if measure is not Measure.MD else s < 0
+            r.check(s, key, bad, "SD must be positive" if measure is not Measure.MD else
+                    "SD cannot be negative", "check the SD (a SE or variance by mistake?)")  # fmt: skip
+        s1, s2 = sd1, sd2
+    _check_group(r, n1, "n1i")
+    _check_group(r, n2, "n2i")
+    r.raise_if_any()
+    m1, m2, n1, n2, s1, s2 = (np.asarray(x, float) for x in (m1, m2, n1, n2, s1, s2))
+    if measure is Measure.MD:
+        return m1 - m2, s1**2 / n1 + s2**2 / n2
+    sp = np.sqrt(((n1 - 1) * s1**2 + (n2 - 1) * s2**2) / (n1 + n2 - 2))
+    yi = hedges_correction(n1 + n2 - 2) * (m1 - m2) / sp
+    return yi, 1 / n1 + 1 / n2 + yi**2 / (2 * (n1 + n2))
+
+
+def _binary(
+    r: _Reader, measure: Measure, add: float, to: ZeroCells
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    a, c = r.column("ai"), r.column("ci")
+    have_b = r.names.get("bi", "bi") in r.data.columns
+    have_d = r.names.get("di", "di") in r.data.columns
+    if have_b and have_d:
+        b, d = r.column("bi"), r.column("di")
+        n1, n2 = (None if a is None or b is None else a + b), (None if c is None or d is None else c + d)
+    else:
+        n1, n2 = r.column("n1i"), r.column("n2i")
+        b = None if n1 is None or a is None else n1 - a
+        d = None if n2 is None or c is None else n2 - c
+        for key, ev, n in (("ai", a, n1), ("ci", c, n2)):
+            if ev is not None and n is not None:
+                r.check(ev, key, ev > n, f"more events than participants ({r.names.get(key[0] + '1i', 'n')})",
+                        "check events and group size")  # fmt: skip
+    for key, x in (("ai", a), ("bi", b), ("ci", c), ("di", d)):
+        if x is not None and key in ("ai", "ci") or (have_b and have_d):
+            r.check(x, key, x < 0, "counts cannot be negative", "check the 2x2 table")
+    r.check(n1, "n1i", n1 < 1, "group has no participants", "check the 2x2 table")
+    r.check(n2, "n2i", n2 < 1, "group has no participants", "check the 2x2 table")
+    r.raise_if_any()
+    a, b, c, d = (np.asarray(x, float) for x in (a, b, c, d))
+    zero = (a == 0) | (b == 0) | (c == 0) | (d == 0)
+    if to is ZeroCells.ONLY0:
+        corrected = zero
+    elif to is ZeroCells.ALL:
+        corrected = np.ones_like(zero)
+    elif to is ZeroCells.IF0ALL:
+        corrected = np.full_like(zero, zero.any())
+    else:
+        corrected = np.zeros_like(zero)
+    inc = np.where(corrected, add, 0.0)
+    a, b, c, d = a + inc, b + inc, c + inc, d + inc
+    n1, n2 = a + b, c + d
+    p1, p2 = a / n1, c / n2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if measure is Measure.RR:
+            yi, vi = np.log(p1 / p2), 1 / a - 1 / n1 + 1 / c - 1 / n2
+        elif measure is Measure.OR:
+            yi, vi = np.log(a * d / (b * c)), 1 / a + 1 / b + 1 / c + 1 / d
+        else:
+            yi, vi = p1 - p2, p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2
+    return yi, vi, corrected & (add != 0)
+
+
+def _generic(r: _Reader, ratio: bool, level: float) -> tuple[np.ndarray, np.ndarray]:
+    est = r.column("estimate")
+    lo, hi, se = r.column("ci_low", False), r.column("ci_high", False), r.column("sei", False)
+    if lo is None and se is None:
+        r.problems.append(DataProblem("neither a CI (ci_low, ci_high) nor a standard error (sei) is given",
+                                      file=r.source, fix="add the CI columns or an 'sei' column"))  # fmt: skip
+    r.raise_if_any()
+    lo = lo if lo is not None else pd.Series(np.nan, index=est.index)
+    hi = hi if hi is not None else pd.Series(np.nan, index=est.index)
+    se = se if se is not None else pd.Series(np.nan, index=est.index)
+    missing = se.isna() & (lo.isna() | hi.isna())
+    r.check(est, "estimate", missing, "no CI or SE for this estimate", "give ci_low and ci_high, or sei")
+    r.check(lo, "ci_low", lo > hi, "lower CI limit above the upper", "swap or correct the limits")
+    r.check(se, "sei", se <= 0, "standard error must be positive", "check the SE")
+    if ratio:
+        for key, x in (("estimate", est), ("ci_low", lo), ("ci_high", hi)):
+            r.check(x, key, x <= 0, "a ratio must be positive", "give the ratio, not its logarithm")
+    else:
+        r.check(est, "estimate", (est < lo) | (est > hi), "estimate lies outside its CI",
+                "check the estimate and its limits")  # fmt: skip
+    r.raise_if_any()
+    z = special.ndtri(1 - (1 - level) / 2)
+    e, lo_, hi_ = (np.asarray(x, float) for x in (est, lo, hi))
+    if ratio:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            e, lo_, hi_ = np.log(e), np.log(lo_), np.log(hi_)
+    se_ci = (hi_ - lo_) / (2 * z)
+    se_all = np.where(np.isfinite(np.asarray(se, float)), np.asarray(se, float), se_ci)
+    return e, se_all**2
+
+
+def effect_sizes(
+    data: pd.DataFrame,
+    measure: Measure | str,
+    *,
+    add: float = 0.5,
+    to: ZeroCells | str = "only0",
+    ratio: bool = False,
+    level: float = 0.95,
+    source: str | None = None,
+    **columns: str,
+) -> pd.DataFrame:
+    """Compute effect sizes ``yi`` and sampling variances ``vi`` for every row of ``data``.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per study (or comparison).
+    measure : {"SMD", "MD", "SMD_CHANGE", "RR", "OR", "RD", "GENERIC"}
+        See the module docstring for formulas. RR and OR are on the log scale.
+    add, to : float, {"only0", "all", "if0all", "none"}
+        Continuity correction for binary measures (metafor's defaults).
+    ratio : bool
+        ``GENERIC`` only: the estimate and CI are ratios, analysed as logs.
+    level : float
+        ``GENERIC`` only: confidence level of the reported CI.
+    source : str, optional
+        File name used in error messages.
+    **columns
+        Column names, overriding metafor's defaults, e.g. ``ai="tpos"``. Binary data may give
+        ``ai, bi, ci, di`` or ``ai, n1i, ci, n2i``.
+
+    Returns
+    -------
+    DataFrame
+        A copy of ``data`` with ``yi`` and ``vi`` (binary measures also ``zero_cell_corrected``).
+
+    Raises
+    ------
+    StudyDataError
+        Naming the row, column and value of every problem (missing column or value, SD ≤ 0,
+        n < 2, events > n, ...).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"m1i": [2.0], "sd1i": [1.0], "n1i": [20], "m2i": [3.0], "sd2i": [1.2], "n2i": [20]})
+    >>> round(float(effect_sizes(df, "SMD")["yi"].iloc[0]), 4)
+    -0.8874
+    """
+    measure = parse_option(Measure, measure, "measure")
+    to = parse_option(ZeroCells, to, "to")
+    if not isinstance(data, pd.DataFrame):
+        data = pd.DataFrame(data)
+    allowed = set(DEFAULT_COLUMNS[measure]) | ({"n1i", "n2i"} if measure in (Measure.RR, Measure.OR, Measure.RD) else set())
+    unknown = set(columns) - allowed
+    if unknown:
+        raise ValueError(
+            f"unknown column option(s) {sorted(unknown)} for measure {measure.value}; "
+            f"valid: {sorted(allowed)}"
+        )
+    reader = _Reader(data, dict(columns), source)
+    out = data.copy()
+    if measure in (Measure.MD, Measure.SMD, Measure.SMD_CHANGE):
+        yi, vi = _continuous(reader, measure)
+    elif measure is Measure.GENERIC:
+        yi, vi = _generic(reader, ratio, level)
+    else:
+        yi, vi, corrected = _binary(reader, measure, float(add), to)
+        out["zero_cell_corrected"] = corrected
+    out["yi"], out["vi"] = yi, vi
+    return out

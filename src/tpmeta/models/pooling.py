@@ -1,0 +1,645 @@
+"""Fixed- and random-effects pooling with nine τ² estimators, batched over many meta-analyses.
+
+The engine, :func:`pool_batch`, fits ``n`` meta-analyses given as arrays shaped ``(..., k)`` with a mask
+for absent studies, in one vectorised call. :func:`pool` is a thin single-analysis layer over it that
+validates input and returns a :class:`PoolResult`.
+
+Model: ``y_i = μ + u_i + e_i``, ``u_i ~ N(0, τ²)``, ``e_i ~ N(0, v_i)``. Given τ̂², the pooled estimate
+is ``μ̂ = Σ w_i y_i / Σ w_i`` with ``w_i = 1/(v_i + τ̂²)`` and ``SE(μ̂) = (Σ w_i)^(−1/2)``. The
+estimators of τ² (formulas as implemented in metafor 3.8, Viechtbauer 2010, doi:10.18637/jss.v036.i03;
+see Veroniki et al. 2016, doi:10.1002/jrsm.1164, for a review), with Q(τ²) the generalised Q:
+
+* ``FE``   τ² = 0.
+* ``DL``   ``max(0, (Q − (k−1)) / (Σw − Σw²/Σw))``, w = 1/v (DerSimonian & Laird 1986,
+  doi:10.1016/0197-2456(86)90046-2).
+* ``HE``   ``max(0, Σ(y − ȳ)²/(k−1) − Σv/k)`` (Hedges 1983, doi:10.1037/0033-2909.93.2.388).
+* ``HS``   ``max(0, (Q − k) / Σw)``, w = 1/v (Hunter & Schmidt 2004).
+* ``SJ``   ``τ₀² Q_{τ₀²} / (k − 1)`` with ``τ₀² = Σ(y − ȳ)²/k`` (Sidik & Jonkman 2005,
+  doi:10.1002/sim.2074).
+* ``PM``   root of ``Q(τ²) = k − 1``, 0 if ``Q(0) < k − 1`` (Paule & Mandel 1982,
+  doi:10.6028/jres.087.022).
+* ``EB``   Morris's empirical Bayes estimator (Morris 1983, doi:10.1080/01621459.1983.10477914); without
+  moderators its fixed point ``Q(τ²)·k/(k−1) = k`` is the PM equation, so it is solved the same way.
+* ``ML``, ``REML``  Fisher scoring from the HE estimate, as metafor does, steps ``Δ = (y'PPy − tr P)/tr PP``
+  (REML) or ``(y'PPy − Σw)/Σw²`` (ML), clamped at 0 and safeguarded by a bracket on the score, followed
+  by metafor's check that the likelihood at τ² = 0 is not higher (Raudenbush 2009, *Handbook of
+  research synthesis and meta-analysis*, 2nd ed., ch. 16).
+
+Tests: ``z`` uses ``SE`` and normal quantiles. ``knha`` (Hartung & Knapp 2001, doi:10.1002/sim.791;
+Sidik & Jonkman 2002, doi:10.1002/sim.1262) multiplies the variance by
+``s² = Σ w_i (y_i − μ̂)² / (k − 1)`` and uses t_{k−1} quantiles.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from .._results import ResultMixin, format_number
+from ..errors import ConvergenceWarning, DataProblem, SingleStudyWarning, StudyDataError
+from ..options import Method, Test, parse_option
+from ._batched import Batch, generalised_q, solve_generalised_q, weighted_mean
+from .heterogeneity import (
+    cochran_q,
+    i2_h2,
+    prediction_interval,
+    tau2_ci_qprofile,
+    typical_within_variance,
+)
+
+__all__ = ["pool", "pool_batch", "PoolResult", "BatchPoolResult", "estimate_tau2"]
+
+#: Default convergence tolerance of the iterative τ² solvers (change in τ², relative to 1 + τ²).
+DEFAULT_TOL = 1e-10
+DEFAULT_MAX_ITER = 1000
+
+
+# --------------------------------------------------------------------------------------------------
+# τ² estimators on a Batch
+# --------------------------------------------------------------------------------------------------
+
+
+def _closed_form_tau2(batch: Batch, method: Method) -> np.ndarray:
+    k = batch.k
+    m = batch.mask
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if method is Method.FE:
+            return np.zeros(k.shape)
+        if method in (Method.DL, Method.HS):
+            sw = batch.sw_fe
+            q = batch.q_fe[0]
+            if method is Method.DL:
+                raw = (q - (k - 1)) / (sw - batch.sw2_fe / sw)
+            else:
+                raw = (q - k) / sw
+            return np.where(k > 1, np.maximum(0.0, raw), 0.0)
+        spread = batch.spread
+        if method is Method.HE:
+            raw = spread / (k - 1) - (m * batch.v).sum(axis=1) / k
+            return np.where(k > 1, np.maximum(0.0, raw), 0.0)
+        if method is Method.SJ:
+            tau0 = spread / k
+            q0, _ = generalised_q(batch, tau0)
+            return np.where((k > 1) & (tau0 > 0), tau0 * q0 / (k - 1), 0.0)
+    raise AssertionError(f"not a closed-form method: {method}")  # pragma: no cover - internal
+
+
+def _log_likelihood(batch: Batch, tau2: np.ndarray, reml: bool) -> np.ndarray:
+    """(Restricted) log-likelihood of the intercept-only model, up to a constant."""
+    q, _ = generalised_q(batch, tau2)
+    _, sw, _ = weighted_mean(batch, tau2)
+    ll = -0.5 * (batch.mask * np.log(batch.v + tau2[:, None])).sum(axis=1) - 0.5 * q
+    if reml:
+        ll = ll - 0.5 * np.log(sw)
+    return ll
+
+
+def _fisher_scoring(
+    batch: Batch, reml: bool, *, tol: float, max_iter: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(RE)ML τ² by Newton/Fisher scoring, every analysis at once; ``(tau2, converged, n_iter)``.
+
+    Where the log-likelihood is locally concave the step uses the observed information (Newton's
+    method, quadratic convergence); elsewhere the expected information (Fisher scoring, metafor's
+    algorithm). Both find the same root of the score.
+
+    Plain Fisher scoring (metafor's algorithm) can oscillate, e.g. between 0 and a positive value, and
+    then metafor stops with "did not converge". Here each analysis also keeps a bracket on the root
+    of the score (``lo``: score > 0 seen there, ``hi``: score < 0 seen there), and a step that leaves
+    the bracket, or that does not halve the previous change, is replaced by bisection (the safeguard of
+    Numerical Recipes' ``rtsafe``). The answer is the same root of the score that metafor finds when
+    plain Fisher scoring converges; where plain scoring cycles, this still converges.
+    """
+    n = batch.y.shape[0]
+    tau2 = _closed_form_tau2(batch, Method.HE)
+    converged = batch.k < 2
+    n_iter = np.zeros(n, dtype=int)
+    active = np.flatnonzero(~converged)
+    sub = batch.take(active)
+    t = tau2[active]
+    lo = np.full(active.size, -np.inf)  # largest τ² with a positive score (−inf: none seen yet)
+    hi = np.full(active.size, np.inf)  # smallest τ² with a negative score
+    prev_change = np.full(active.size, np.inf)
+    steps = np.zeros(active.size, dtype=int)
+    for _ in range(max_iter):
+        if active.size == 0:
+            break
+        w = sub.mask / (sub.v + t[:, None])
+        sw = w.sum(axis=1)
+        w2 = w * w
+        sw2 = w2.sum(axis=1)
+        r = sub.y - (w * sub.y).sum(axis=1)[:, None] / sw[:, None]
+        w2r = w2 * r
+        ypPPy = (w2r * r).sum(axis=1)
+        # y'PPPy = Σw³r² − (Σw²r)²/Σw: with it the observed information, for Newton steps
+        ypPPPy = (w * w2r * r).sum(axis=1) - w2r.sum(axis=1) ** 2 / sw
+        if reml:
+            ratio = sw2 / sw
+            score = ypPPy - (sw - ratio)  # twice the REML score
+            info = sw2 - 2.0 * (w2 * w).sum(axis=1) / sw + ratio * ratio  # tr(PP): expected information
+        else:
+            score = ypPPy - sw
+            info = sw2
+        observed = 2.0 * ypPPPy - info  # minus twice the second derivative of the (restricted) log-likelihood
+        # Newton's step where the log-likelihood is concave (quadratic convergence), Fisher's elsewhere
+        info = np.where(observed > 0, observed, info)
+        pos, neg = score > 0, score < 0
+        lo = np.where(pos, np.maximum(lo, t), lo)
+        hi = np.where(neg, np.minimum(hi, t), hi)
+        new = np.maximum(0.0, t + score / info)
+        # bisect when the step leaves the bracket or fails to halve the previous change (a cycle)
+        change = np.abs(new - t)
+        bisect = ((pos & (new >= hi)) | (neg & (new <= lo)) | (change > 0.5 * prev_change)) & (hi < np.inf)
+        if bisect.any():
+            new = np.where(bisect, 0.5 * (np.maximum(lo, 0.0) + hi), new)
+            change = np.abs(new - t)
+        prev_change, t = change, new
+        steps += 1
+        done = (change <= tol * (1.0 + new)) | (hi - np.maximum(lo, 0.0) <= tol * (1.0 + new))
+        if done.any():  # write back the finished analyses and drop them from the working set
+            tau2[active[done]] = new[done]
+            converged[active[done]] = True
+            n_iter[active[done]] = steps[done]
+            keep = ~done
+            active, t, lo, hi, prev_change, steps = (a[keep] for a in (active, t, lo, hi, prev_change, steps))
+            sub = sub.take(np.flatnonzero(keep))
+    if active.size:  # not converged within max_iter: report where the iteration stopped
+        tau2[active], n_iter[active] = t, steps
+    # metafor's ll0check: a boundary value τ² = 0 with a higher likelihood wins.
+    positive = np.flatnonzero(converged & (tau2 > 0))
+    if positive.size:
+        sub = batch.take(positive)
+        ll_hat = _log_likelihood(sub, tau2[positive], reml)
+        ll_zero = _log_likelihood(sub, np.zeros(positive.size), reml)
+        tau2[positive[ll_zero - ll_hat > 1e-12 * (1.0 + np.abs(ll_hat))]] = 0.0
+    return tau2, converged, n_iter
+
+
+def _estimate_tau2_batch(
+    batch: Batch, method: Method, *, tol: float, max_iter: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if method in (Method.FE, Method.DL, Method.HE, Method.HS, Method.SJ):
+        n = batch.y.shape[0]
+        return _closed_form_tau2(batch, method), np.ones(n, bool), np.zeros(n, int)
+    if method in (Method.PM, Method.EB):
+        target = np.where(batch.k > 1, batch.k - 1, np.nan)
+        return solve_generalised_q(batch, target, tol=tol, max_iter=max_iter)
+    return _fisher_scoring(batch, method is Method.REML, tol=tol, max_iter=max_iter)
+
+
+def estimate_tau2(
+    yi: Any,
+    vi: Any,
+    method: Method | str = "REML",
+    *,
+    mask: Any = None,
+    tol: float = DEFAULT_TOL,
+    max_iter: int = DEFAULT_MAX_ITER,
+) -> np.ndarray:
+    """τ² alone, for arrays shaped ``(..., k)``; see the module docstring for the formulas.
+
+    >>> float(estimate_tau2([0.1, 0.5, 0.9], [0.01, 0.02, 0.03], "DL"))  # doctest: +ELLIPSIS
+    0.1...
+    """
+    method = parse_option(Method, method, "method")
+    batch = Batch.from_arrays(np.asarray(yi, float), np.asarray(vi, float), mask)
+    tau2, _, _ = _estimate_tau2_batch(batch, method, tol=tol, max_iter=max_iter)
+    shape = np.broadcast_shapes(np.shape(yi), np.shape(vi))[:-1]
+    return tau2.reshape(shape)
+
+
+# --------------------------------------------------------------------------------------------------
+# The batched engine
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BatchPoolResult:
+    """Results of many meta-analyses: every field is an array shaped like the batch (``yi.shape[:-1]``).
+
+    Field meanings are those of :class:`PoolResult`.
+    """
+
+    estimate: np.ndarray
+    se: np.ndarray
+    statistic: np.ndarray
+    pvalue: np.ndarray
+    ci_low: np.ndarray
+    ci_high: np.ndarray
+    tau2: np.ndarray
+    tau2_ci_low: np.ndarray
+    tau2_ci_high: np.ndarray
+    i2: np.ndarray
+    i2_ci_low: np.ndarray
+    i2_ci_high: np.ndarray
+    h2: np.ndarray
+    q: np.ndarray
+    q_pvalue: np.ndarray
+    pi_low: np.ndarray
+    pi_high: np.ndarray
+    k: np.ndarray
+    df: np.ndarray
+    converged: np.ndarray
+    n_iter: np.ndarray
+    truncated: np.ndarray
+    method: Method
+    test: Test
+    level: float
+
+    def to_frame(self) -> "Any":
+        """Long DataFrame, one row per analysis (flattened in C order)."""
+        import pandas as pd
+
+        cols = {
+            f.name: np.ravel(getattr(self, f.name))
+            for f in self.__dataclass_fields__.values()
+            if f.name not in ("method", "test", "level")
+        }
+        frame = pd.DataFrame(cols)
+        frame["method"], frame["test"], frame["level"] = self.method.value, self.test.value, self.level
+        return frame
+
+
+def _check_level(level: float) -> float:
+    level = float(level)
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level={level!r} must be a proportion in (0, 1), e.g. 0.95")
+    return level
+
+
+def pool_batch(
+    yi: Any,
+    vi: Any,
+    mask: Any = None,
+    *,
+    method: Method | str = "REML",
+    test: Test | str = "z",
+    level: float = 0.95,
+    tau2_ci: bool = True,
+    tol: float = DEFAULT_TOL,
+    max_iter: int = DEFAULT_MAX_ITER,
+) -> BatchPoolResult:
+    """Fit many meta-analyses at once.
+
+    Parameters
+    ----------
+    yi, vi : array_like, shape ``(..., k)``
+        Effect sizes and sampling variances; the last axis indexes studies.
+    mask : array_like of bool, optional
+        ``True`` where a study is present. Absent entries may hold anything (NaN included).
+    method, test, level
+        As in :func:`pool`.
+    tau2_ci : bool
+        Compute the Q-profile interval for τ² (and I², H²); skip it for speed when not needed.
+
+    No input validation is done beyond shapes: present entries must be finite with ``vi > 0``
+    (use :func:`pool` for validated single analyses).
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(1)
+    >>> vi = rng.uniform(0.01, 0.1, size=(1000, 12))
+    >>> yi = rng.normal(0.3, np.sqrt(vi + 0.05))
+    >>> res = pool_batch(yi, vi, method="DL")
+    >>> res.estimate.shape
+    (1000,)
+    """
+    method = parse_option(Method, method, "method")
+    test = parse_option(Test, test, "test")
+    level = _check_level(level)
+    y = np.asarray(yi, dtype=float)
+    v = np.asarray(vi, dtype=float)
+    shape = np.broadcast_shapes(y.shape, v.shape)[:-1]
+    batch = Batch.from_arrays(y, v, mask)
+    # one errstate for the whole fit: empty or single-study analyses produce 0/0 by design (→ NaN)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _pool_batch(batch, shape, method, test, level, tau2_ci, tol, max_iter)
+
+
+def _pool_batch(
+    batch: Batch,
+    shape: tuple[int, ...],
+    method: Method,
+    test: Test,
+    level: float,
+    tau2_ci: bool,
+    tol: float,
+    max_iter: int,
+) -> BatchPoolResult:
+    fixed = method is Method.FE
+
+    tau2, converged, n_iter = _estimate_tau2_batch(batch, method, tol=tol, max_iter=max_iter)
+    truncated = (tau2 == 0.0) & (batch.k > 1) & (method is not Method.FE)
+
+    w, sw, mu = weighted_mean(batch, tau2)
+    df = batch.k - 1
+    alpha = 1.0 - level
+    with np.errstate(invalid="ignore", divide="ignore"):
+        var = 1.0 / sw
+        se = np.sqrt(var)
+        stat = mu / se
+        pvalue = 2.0 * special.ndtr(-np.abs(stat))
+        crit = np.full(mu.shape, special.ndtri(1.0 - alpha / 2))
+        if test is Test.KNHA:
+            # with one study there is no residual df: metafor (and tpmeta) fall back to the z test
+            multi = df > 0
+            rss = (w * (batch.y - mu[:, None]) ** 2).sum(axis=1)
+            s2w = np.where(rss <= np.finfo(float).eps, 0.0, rss / np.where(multi, df, 1))
+            se = np.where(multi, np.sqrt(s2w * var), se)
+            stat = mu / se
+            dfc = np.where(multi, df, 1)
+            pvalue = np.where(multi, 2.0 * special.stdtr(dfc, -np.abs(stat)), pvalue)
+            crit = np.where(multi, special.stdtrit(dfc, 1.0 - alpha / 2), crit)
+    ci_low, ci_high = mu - crit * se, mu + crit * se
+    pi_low, pi_high = prediction_interval(mu, se, tau2, crit)
+
+    q, _, q_pvalue = cochran_q(batch)
+    vt = typical_within_variance(batch)
+    i2, h2 = i2_h2(tau2, q, df, vt, fixed)
+    nan = np.full(mu.shape, np.nan)
+    if tau2_ci and not fixed:
+        t_lo, t_hi, ci_conv = tau2_ci_qprofile(batch, level, tol=tol, max_iter=max_iter)
+        converged = converged & ci_conv
+        i2_lo, _ = i2_h2(t_lo, q, df, vt, fixed=False)
+        i2_hi, _ = i2_h2(t_hi, q, df, vt, fixed=False)
+        i2_lo, i2_hi = np.where(df > 0, i2_lo, np.nan), np.where(df > 0, i2_hi, np.nan)
+    else:
+        t_lo = t_hi = i2_lo = i2_hi = nan
+
+    def out(a: np.ndarray) -> np.ndarray:
+        return np.asarray(a).reshape(shape)
+
+    return BatchPoolResult(
+        estimate=out(mu), se=out(se), statistic=out(stat), pvalue=out(pvalue),
+        ci_low=out(ci_low), ci_high=out(ci_high), tau2=out(tau2),
+        tau2_ci_low=out(t_lo), tau2_ci_high=out(t_hi), i2=out(i2),
+        i2_ci_low=out(i2_lo), i2_ci_high=out(i2_hi), h2=out(h2), q=out(q),
+        q_pvalue=out(q_pvalue), pi_low=out(pi_low), pi_high=out(pi_high),
+        k=out(batch.k.astype(int)), df=out(df.astype(int)), converged=out(converged),
+        n_iter=out(n_iter), truncated=out(truncated), method=method, test=test, level=level,
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------------
+# Single analysis
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, repr=False)
+class PoolResult(ResultMixin):
+    """A pooled meta-analysis.
+
+    Attributes
+    ----------
+    estimate, se : pooled effect and its standard error (knha-scaled under ``test="knha"``)
+    statistic, pvalue : z or t statistic of the test μ = 0 and its two-sided p-value
+    ci_low, ci_high : confidence interval at ``level``
+    tau2, tau2_ci_low, tau2_ci_high : between-study variance and its Q-profile interval (NaN for FE)
+    i2, i2_ci_low, i2_ci_high : I² in percent with its interval; h2 : H²
+    q, q_pvalue : Cochran's Q and its p-value (k − 1 df)
+    pi_low, pi_high : prediction interval for the effect in a new study
+    k, df : number of studies and k − 1
+    method, test, level : the options used
+    converged, n_iter, truncated : solver report; ``truncated`` means τ² was set to the boundary 0
+    yi, vi, weights, labels : the per-study data and percentage weights, for plots and tables
+    """
+
+    estimate: float
+    se: float
+    statistic: float
+    pvalue: float
+    ci_low: float
+    ci_high: float
+    tau2: float
+    tau2_ci_low: float
+    tau2_ci_high: float
+    i2: float
+    i2_ci_low: float
+    i2_ci_high: float
+    h2: float
+    q: float
+    q_pvalue: float
+    pi_low: float
+    pi_high: float
+    k: int
+    df: int
+    method: Method
+    test: Test
+    level: float
+    converged: bool
+    n_iter: int
+    truncated: bool
+    yi: np.ndarray = field(default_factory=lambda: np.empty(0))
+    vi: np.ndarray = field(default_factory=lambda: np.empty(0))
+    weights: np.ndarray = field(default_factory=lambda: np.empty(0))
+    labels: tuple[str, ...] = ()
+
+    _array_fields = ("yi", "vi", "weights", "labels")
+
+    @property
+    def study_labels(self) -> list[str]:
+        """The labels given, or "1" … "k"."""
+        return list(self.labels) if self.labels else [str(i + 1) for i in range(len(self.yi))]
+
+    @property
+    def tau(self) -> float:
+        """√τ², the between-study standard deviation."""
+        return float(np.sqrt(self.tau2))
+
+    def study_frame(self) -> "Any":
+        """One row per study: label, yi, vi, CI at ``level`` (normal quantile) and weight in percent."""
+        import pandas as pd
+
+        z = special.ndtri(1.0 - (1.0 - self.level) / 2)
+        se = np.sqrt(self.vi)
+        return pd.DataFrame(
+            {
+                "label": self.study_labels,
+                "yi": self.yi,
+                "vi": self.vi,
+                "ci_low": self.yi - z * se,
+                "ci_high": self.yi + z * se,
+                "weight": self.weights,
+            }
+        )
+
+    def __repr__(self) -> str:
+        pct = f"{self.level:.0%}"
+        lines = [
+            f"PoolResult(method={self.method.value}, test={self.test.value}, k={self.k})",
+            f"  estimate {format_number(self.estimate)}  [{pct} CI {format_number(self.ci_low)}, "
+            f"{format_number(self.ci_high)}]  p = {format_number(self.pvalue)}",
+            f"  tau2 {format_number(self.tau2)}  [{format_number(self.tau2_ci_low)}, "
+            f"{format_number(self.tau2_ci_high)}]  I2 {format_number(self.i2, 1)}%  "
+            f"Q {format_number(self.q)} (p = {format_number(self.q_pvalue)})",
+            f"  prediction interval [{format_number(self.pi_low)}, {format_number(self.pi_high)}]",
+        ]
+        if not self.converged:
+            lines.append(f"  NOT CONVERGED after {self.n_iter} iterations")
+        return "\n".join(lines)
+
+
+def _as_float_array(values: Any, column: str, labels: list[str] | None) -> np.ndarray:
+    try:
+        return np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        pass
+    problems = []
+    for i, value in enumerate(list(values)):
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            label = labels[i] if labels is not None else str(i + 1)
+            problems.append(DataProblem(f"study '{label}': not a number", row=i, column=column,
+                                        value=value, fix="write a plain number"))  # fmt: skip
+    raise StudyDataError(problems or f"{column} must be a sequence of numbers")
+
+
+def _validate_study_arrays(
+    yi: Any, vi: Any, labels: list[str] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    problems: list[DataProblem] = []
+    y = _as_float_array(yi, "yi", labels)
+    v = _as_float_array(vi, "vi", labels)
+    if y.ndim != 1 or v.ndim != 1 or y.shape != v.shape:
+        raise StudyDataError(
+            DataProblem(
+                f"yi and vi must be 1-D and of equal length (got shapes {y.shape} and {v.shape})",
+                fix="pass one value per study, or use pool_batch for many analyses",
+            )
+        )
+    if y.size == 0:
+        raise StudyDataError(DataProblem("no studies to pool", fix="pass at least one study"))
+    bad_y = ~np.isfinite(y)
+    bad_v = ~(np.isfinite(v) & (v > 0))
+    for i in np.flatnonzero(bad_y | bad_v):  # loops only over the offending studies
+        label = labels[i] if labels is not None else str(i + 1)
+        if bad_y[i]:
+            problems.append(DataProblem(f"study '{label}': effect size is not a finite number",
+                                        row=int(i), column="yi", value=float(y[i]),
+                                        fix="remove the study or supply its effect size"))
+        if bad_v[i]:
+            problems.append(DataProblem(f"study '{label}': sampling variance must be a positive number",
+                                        row=int(i), column="vi", value=float(v[i]),
+                                        fix="check the SD/n used to compute vi"))  # fmt: skip
+    if problems:
+        raise StudyDataError(problems)
+    return y, v
+
+
+def pool(
+    yi: Any,
+    vi: Any,
+    method: Method | str = "REML",
+    test: Test | str = "z",
+    level: float = 0.95,
+    *,
+    labels: Any = None,
+    tau2_ci: bool = True,
+    tol: float = DEFAULT_TOL,
+    max_iter: int = DEFAULT_MAX_ITER,
+) -> PoolResult:
+    """Pool effect sizes with a fixed- or random-effects model.
+
+    ``μ̂ = Σ w_i y_i / Σ w_i``, ``w_i = 1/(v_i + τ̂²)``, ``SE = (Σ w_i)^(−1/2)`` (z test) or
+    ``SE·s`` with ``s² = Σ w_i (y_i − μ̂)²/(k−1)`` (knha). τ̂² by ``method``; formulas and references
+    in :mod:`tpmeta.models.pooling`. Numbers agree with ``metafor::rma(yi, vi, method=, test=)``.
+
+    Parameters
+    ----------
+    yi, vi : array_like
+        One effect size and sampling variance per study (``vi > 0``).
+    method : {"REML", "FE", "DL", "ML", "PM", "HE", "SJ", "HS", "EB"}
+    test : {"z", "knha"}
+    level : float
+        Confidence level as a proportion (default 0.95).
+    labels : sequence of str, optional
+        Study labels, used in messages, tables and plots. Taken from a pandas index if not given.
+    tau2_ci : bool
+        Compute the Q-profile interval for τ², I² and H² (NaN otherwise).
+    tol, max_iter
+        Convergence tolerance (change in τ² relative to 1 + τ²) and iteration cap of the solvers.
+
+    Returns
+    -------
+    PoolResult
+
+    Raises
+    ------
+    StudyDataError
+        Non-finite effect sizes or non-positive variances, naming each offending study.
+
+    Warns
+    -----
+    SingleStudyWarning
+        With one study the result is that study's own estimate.
+    ConvergenceWarning
+        An iterative estimator did not converge; ``converged`` is ``False`` in the result.
+
+    Examples
+    --------
+    >>> res = pool([0.2, 0.5, 0.1, 0.8], [0.04, 0.03, 0.05, 0.02], method="REML")
+    >>> round(res.estimate, 3), res.k
+    (0.429, 4)
+    """
+    method = parse_option(Method, method, "method")
+    test = parse_option(Test, test, "test")
+    level = _check_level(level)
+    if labels is None and isinstance(yi, pd.Series):
+        labels = yi.index
+    labels = None if labels is None else [str(x) for x in labels]
+    y, v = _validate_study_arrays(yi, vi, labels)
+    if labels is not None and len(labels) != y.size:
+        raise StudyDataError(DataProblem(f"{len(labels)} labels for {y.size} studies", column="labels",
+                                         fix="give one label per study"))  # fmt: skip
+    if y.size == 1:
+        warnings.warn(
+            f"only one study ('{labels[0] if labels else 1}'): the pooled result is that study's own estimate",
+            SingleStudyWarning,
+            stacklevel=2,
+        )
+        test = Test.Z  # knha has no residual df with one study; metafor also reports the z test
+    res = pool_batch(
+        y, v, method=method, test=test, level=level, tau2_ci=tau2_ci, tol=tol, max_iter=max_iter
+    )
+    if not bool(res.converged):
+        warnings.warn(
+            f"{method.value} estimation of tau^2 did not converge in {int(res.n_iter)} iterations "
+            f"(tol={tol}); the result is flagged converged=False",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    tau2 = float(res.tau2)
+    w = 1.0 / (v + tau2)
+    weights = 100.0 * w / w.sum()
+    for arr in (y, v, weights):
+        arr.setflags(write=False)
+    scalars = {
+        name: float(getattr(res, name))
+        for name in (
+            "estimate", "se", "statistic", "pvalue", "ci_low", "ci_high", "tau2", "tau2_ci_low",
+            "tau2_ci_high", "i2", "i2_ci_low", "i2_ci_high", "h2", "q", "q_pvalue", "pi_low",
+            "pi_high",
+        )
+    }  # fmt: skip
+    return PoolResult(
+        **scalars,
+        k=int(res.k),
+        df=int(res.df),
+        method=method,
+        test=test,
+        level=level,
+        converged=bool(res.converged),
+        n_iter=int(res.n_iter),
+        truncated=bool(res.truncated),
+        yi=y,
+        vi=v,
+        weights=weights,
+        labels=tuple(labels) if labels is not None else (),
+    )

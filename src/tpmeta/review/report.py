@@ -1,0 +1,231 @@
+"""Build the review report: execute the notebooks against ``studies/`` and write ``reports/``.
+
+The notebooks in ``notebooks/`` are plain-text jupytext (percent format) files. Each is executed with
+nbclient, its ``parameters`` cell replaced by the run's parameters, and the executed notebooks are
+rendered, inputs hidden, into one self-contained ``reports/index.html`` (figures embedded, no external
+scripts or fonts). The notebooks write figures and tables into the output folder through
+:func:`output_paths`. The build happens in a temporary folder that replaces ``reports/`` only when
+everything succeeded, so a failure or Ctrl-C never leaves a half-written report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from ..dataset.studies import validate_studies
+from ..errors import StudyDataError
+
+__all__ = ["build_report", "ReportError", "ReportPaths", "output_paths", "write_table", "data_hash"]
+
+PARAMETERS_TAG = "parameters"
+
+
+class ReportError(RuntimeError):
+    """A notebook failed: names the notebook, the cell and the cause."""
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    """Where a notebook writes its products."""
+
+    root: Path
+
+    @property
+    def figures(self) -> Path:
+        return self.root / "figures"
+
+    @property
+    def tables(self) -> Path:
+        return self.root / "tables"
+
+
+def output_paths(out_dir: str | Path) -> ReportPaths:
+    """Create (if needed) and return the report's output folders."""
+    paths = ReportPaths(Path(out_dir))
+    paths.figures.mkdir(parents=True, exist_ok=True)
+    paths.tables.mkdir(parents=True, exist_ok=True)
+    return paths
+
+
+def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write a CSV deterministically: same data → byte-identical file (fixed float format, LF)."""
+    path = Path(path)
+    frame.to_csv(path, index=False, float_format="%.10g", lineterminator="\n")
+    return path
+
+
+def data_hash(studies: str | Path) -> str:
+    """SHA-256 over the dataset's files (names and bytes, in sorted order)."""
+    digest = hashlib.sha256()
+    for file in sorted(Path(studies).glob("*")):
+        if file.is_file():
+            digest.update(file.name.encode() + b"\0" + file.read_bytes())
+    return digest.hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for name in ("tpmeta", "numpy", "scipy", "pandas", "matplotlib", "nbclient", "jupytext"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:  # pragma: no cover
+            out[name] = "not installed"
+    return out
+
+
+def _git_commit(where: Path) -> str | None:
+    try:
+        proc = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+
+def _read_notebook(path: Path):
+    import jupytext
+
+    return jupytext.read(path)
+
+
+def _inject_parameters(nb, params: dict[str, str]) -> None:
+    import nbformat
+
+    source = "\n".join(f"{k} = {v!r}" for k, v in params.items())
+    for cell in nb.cells:
+        if PARAMETERS_TAG in cell.get("metadata", {}).get("tags", []):
+            cell.source = source
+            return
+    nb.cells.insert(0, nbformat.v4.new_code_cell(source, metadata={"tags": [PARAMETERS_TAG]}))
+
+
+def _execute(nb, path: Path, cwd: Path, progress: Callable[[str], None]) -> None:
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    done = {"n": 0}
+
+    def on_cell_executed(cell, cell_index, execute_reply, **_):  # noqa: ANN001
+        if cell.cell_type == "code":
+            done["n"] += 1
+            progress(f"  {path.name}: cell {done['n']}/{len(code_cells)}")
+
+    client = NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(cwd)}},
+                            on_cell_executed=on_cell_executed)  # fmt: skip
+    try:
+        client.execute()
+    except CellExecutionError as exc:
+        index = next((i for i, c in enumerate(code_cells, 1)
+                      if any(o.get("output_type") == "error" for o in c.get("outputs", []))), None)  # fmt: skip
+        error = next((o for c in code_cells for o in c.get("outputs", []) if o.get("output_type") == "error"), {})
+        raise ReportError(f"{path}: code cell {index} failed: {error.get('ename', 'Error')}: "
+                          f"{error.get('evalue', str(exc).splitlines()[-1] if str(exc) else '')}") from None  # fmt: skip
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;max-width:1100px;margin:2em auto;
+padding:0 1.5em;color:#1f2328;line-height:1.5}
+h1{border-bottom:2px solid #d0d7de;padding-bottom:.3em} h2{border-bottom:1px solid #d0d7de;margin-top:2em}
+table{border-collapse:collapse;margin:1em 0;font-size:.9em} th,td{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f6f8fa} img{max-width:100%;height:auto} pre{background:#f6f8fa;padding:.8em;overflow:auto}
+.jp-OutputArea-output pre{background:none;padding:0} .anchor-link{display:none}
+td:first-child{white-space:pre-wrap}
+"""
+
+
+def _render_html(notebooks: list, title: str) -> str:
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True)  # fmt: skip
+    bodies = [exporter.from_notebook_node(nb)[0] for nb in notebooks]
+    return (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>\n"
+        + "\n".join(bodies)
+        + "\n</body></html>\n"
+    )
+
+
+def build_report(
+    studies: str | Path = "studies",
+    out: str | Path = "reports",
+    notebooks: str | Path = "notebooks",
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> Path:
+    """Validate the data, run every notebook, and write ``out/index.html`` with figures, tables and
+    ``provenance.json``. Returns the path of ``index.html``.
+
+    Raises
+    ------
+    StudyDataError
+        The dataset does not validate (nothing is written).
+    ReportError
+        A notebook cell failed (nothing is written; the message names notebook, cell and cause).
+    """
+    say = progress or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    studies, out, notebooks = Path(studies).resolve(), Path(out).resolve(), Path(notebooks).resolve()
+    started = time.perf_counter()
+    say(f"[1/3] validating {studies}")
+    report = validate_studies(studies)
+    if not report.ok:
+        raise StudyDataError(list(report.errors))
+    sources = sorted(notebooks.glob("*.py"))
+    if not sources:
+        raise ReportError(f"{notebooks}: no notebooks (*.py, jupytext percent format) found")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        output_paths(tmp)
+        params = {"STUDIES_DIR": str(studies), "OUT_DIR": str(tmp)}
+        executed = []
+        for i, path in enumerate(sources, 1):
+            say(f"[2/3] running notebook {i}/{len(sources)}: {path.name}")
+            nb = _read_notebook(path)
+            _inject_parameters(nb, params)
+            _execute(nb, path, notebooks.parent, say)
+            executed.append(nb)
+        say("[3/3] writing index.html and provenance.json")
+        (tmp / "index.html").write_text(_render_html(executed, "Trigger-point therapy: evidence review"), encoding="utf-8")
+        provenance = {
+            "generated_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "data_sha256": data_hash(studies),
+            "git_commit": _git_commit(notebooks.parent),
+            "versions": _versions(),
+            "parameters": {"studies": os.path.relpath(studies, out.parent), "notebooks": [p.name for p in sources]},
+            "validation_warnings": len(report.warnings),
+            "build_seconds": round(time.perf_counter() - started, 2),
+        }
+        (tmp / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
+        old = out.with_name(f".{out.name}-old")
+        if old.exists():
+            shutil.rmtree(old)
+        if out.exists():
+            out.rename(old)
+        tmp.rename(out)
+        if old.exists():
+            shutil.rmtree(old)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    say(f"done in {time.perf_counter() - started:.1f} s: {out / 'index.html'}")
+    return out / "index.html"

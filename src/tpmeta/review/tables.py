@@ -1,0 +1,235 @@
+"""Report tables built from the dataset and the analyses: the flow of trials (PRISMA-style counts),
+trial characteristics, published reviews' results, and the article's claims with the evidence found.
+
+Presentation only: numbers are rounded here, never in computation.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..dataset.studies import StudyData, trial_label
+from .analyses import AnalysisResult
+
+__all__ = [
+    "flow_counts", "characteristics_table", "reviews_table", "claims_table", "format_effect", "markdown_table",
+]
+
+
+def format_effect(estimate: float, low: float, high: float, digits: int = 2, ratio: bool = False) -> str:
+    """``"0.45 [0.12, 0.78]"`` (display only); ``ratio=True`` exponentiates log ratios first.
+
+    >>> format_effect(0.0, -0.6931471805599453, 0.6931471805599453, ratio=True)
+    '1.00 [0.50, 2.00]'
+    """
+    if any(pd.isna(x) for x in (estimate, low, high)):
+        return "—"
+    if ratio:
+        estimate, low, high = (float(np.exp(x)) for x in (estimate, low, high))
+    return f"{estimate:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def flow_counts(data: StudyData, results: Mapping[str, AnalysisResult] | None = None) -> pd.DataFrame:
+    """Counts for a PRISMA-style flow: identified → excluded (by reason) / awaiting → included →
+    with extracted numbers → in at least one pooled analysis."""
+    t = data.trials
+    rows = [("Trials identified (register)", len(t))]
+    for source, count in t["identified_via"].fillna("not recorded").map(_source_group).value_counts().sort_index().items():
+        rows.append((f"  identified via {source}", int(count)))
+    excluded = t[t["inclusion_status"] == "excluded"]
+    rows.append(("Excluded", len(excluded)))
+    for reason, count in excluded["exclusion_reason"].fillna("not recorded").map(_short_reason).value_counts().sort_index().items():
+        rows.append((f"  {reason}", int(count)))
+    rows.append(("Awaiting classification (full text needed)", int((t["inclusion_status"] == "awaiting").sum())))
+    inc = t[t["inclusion_status"] == "included"]
+    rows.append(("Included", len(inc)))
+    rows.append(("  with extracted results", int((inc["data_status"] == "extracted").sum())))
+    rows.append(("  full text needed for results", int((inc["data_status"] == "full_text_needed").sum())))
+    rows.append(("  results not reported", int((inc["data_status"] == "not_reported").sum())))
+    if results is not None:
+        pooled = set()
+        for res in results.values():
+            pooled |= set(res.studies.get("study_id", pd.Series(dtype=str)))
+        rows.append(("In at least one pooled analysis", len(pooled)))
+    return pd.DataFrame(rows, columns=["step", "trials"])
+
+
+def _source_group(text: str) -> str:
+    low = str(text).lower()
+    for key, label in (("lu 2022", "Lu 2022 review"), ("denneny", "Denneny 2019 review"), ("search", "database search"),
+                       ("review", "other reviews"), ("brief", "database search")):  # fmt: skip
+        if key in low:
+            return label
+    return "other"
+
+
+_REASON_GROUPS = (
+    (("not randomi", "retrospective", "quasi", "single-group", "non-random", "cohort"), "not randomised"),
+    (("both arms", "head-to-head", "no comparator", "both groups", "compared"), "no comparator without the trigger-point therapy"),
+    (("duplicate",), "duplicate report"),
+)
+
+
+def _short_reason(text: str) -> str:
+    """The exclusion reason's category, for the flow diagram (the full reason stays in trials.csv)."""
+    low = str(text).lower()
+    for keys, label in _REASON_GROUPS:
+        if any(k in low for k in keys):
+            return label
+    return "other reasons (see trials.csv)"
+
+
+def characteristics_table(data: StudyData) -> pd.DataFrame:
+    """One row per included trial: population, intervention and comparator, n, data status."""
+    t = data.trials[data.trials["inclusion_status"] == "included"].copy()
+    out = pd.DataFrame({
+        "trial": [trial_label(r.study_id, r.authors, r.year) for r in t.itertuples()],
+        "condition": t["condition"].fillna(""),
+        "population": t["population"].fillna("").str.replace("_", " "),
+        "intervention": t["intervention_class"].str.replace("_", " "),
+        "comparator": t["comparator_class"].fillna("").str.replace("_", " "),
+        "n randomised": t["n_randomised"].map(lambda x: "" if pd.isna(x) else str(int(x))),
+        "results": t["data_status"].str.replace("_", " "),
+        "reference": [f"doi:{r.doi}" if pd.notna(r.doi) else (f"PMID {int(r.pmid)}" if pd.notna(r.pmid) else "")
+                      for r in t.itertuples()],
+    })  # fmt: skip
+    return out.sort_values("trial", ignore_index=True)
+
+
+def reviews_table(data: StudyData) -> pd.DataFrame:
+    """Published reviews' pooled results, formatted for reading."""
+    r = data.reviews.copy()
+    return pd.DataFrame({
+        "review": r["review_id"], "outcome": r["outcome"], "comparison": r["comparison"].fillna(""),
+        "studies": r["k"].map(lambda x: "" if pd.isna(x) else str(int(x))),
+        "participants": r["participants"].map(lambda x: "" if pd.isna(x) else str(int(x))),
+        "measure": r["measure"].fillna(""),
+        "effect [95% CI]": [format_effect(e, lo, hi) for e, lo, hi in zip(r["estimate"], r["ci_low"], r["ci_high"])],
+        "I² %": r["i2"].map(lambda x: "" if pd.isna(x) else f"{x:.0f}"),
+    }).sort_values(["review", "outcome"], ignore_index=True)  # fmt: skip
+
+
+def claims_table(
+    data: StudyData, results: Mapping[str, AnalysisResult], certainty: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """Each claim of the source article with, in plain language, what the trials and the published
+    reviews show. ``claims.csv`` names, per claim, the analyses (space-separated ``analysis_id``), the
+    reviews and the trials without usable numbers that speak to it."""
+    rows = []
+    trials = data.trials.set_index("study_id")
+    for c in data.claims.itertuples():
+        parts = []
+        analysis_ids = str(c.analysis_id).split() if isinstance(c.analysis_id, str) else []
+        pooled_ids: set[str] = set()
+        for aid in analysis_ids:
+            res = results.get(aid)
+            if res is None:
+                continue
+            parts.append(_analysis_sentence(res, (certainty or {}).get(aid)))
+            pooled_ids |= set(res.studies.get("study_id", []))
+        reviews = str(c.review_ids).split() if isinstance(c.review_ids, str) else []
+        for rid in reviews:
+            parts += _review_sentences(data.reviews, rid, str(c.outcome))
+        ids = [i for i in (str(c.study_ids).split() if isinstance(c.study_ids, str) else [])
+               if i in trials.index and i not in pooled_ids]  # fmt: skip
+        if ids:
+            parts.append("Other trials found but not poolable here (see the register): "
+                         + ", ".join(_cite(trials, i) for i in ids) + ".")  # fmt: skip
+        evidence = " ".join(parts) if parts else "No randomised trials found in this review's register."
+        analysed = [results[a] for a in analysis_ids if a in results]
+        rows.append({"claim": c.claim, "article says": c.article_quote,
+                     "bottom line": _bottom_line(analysed, bool(reviews), bool(ids), certainty or {}),
+                     "what the evidence shows": evidence})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _benefit(res: AnalysisResult) -> bool:
+    p = res.pooled
+    if p is None or not (p.ci_low > 0 or p.ci_high < 0):
+        return False
+    lower_better = res.spec.outcome in ("pain_intensity", "disability", "headache_frequency") and not res.spec.measure.is_ratio
+    return (p.estimate < 0) if lower_better else (p.estimate > 0)
+
+
+def _bottom_line(analysed: list[AnalysisResult], has_reviews: bool, has_trials: bool,
+                 certainty: Mapping[str, str]) -> str:  # fmt: skip
+    """One plain sentence per claim: untested, unchecked, or what the trials with numbers show."""
+    with_data = [r for r in analysed if r.pooled is not None]
+    reviews_note = " (see the published reviews)" if has_reviews else ""
+    if not with_data:
+        if has_trials or has_reviews or analysed:
+            return f"Trials exist, but no results could be checked here{reviews_note}."
+        return "No randomised trials found in this review's register."
+    inactive_declared = [r for r in analysed if set(r.spec.comparator_classes) <= {"sham", "no_treatment", "usual_care"}]
+    inactive = [r for r in inactive_declared if r.pooled is not None]
+    levels = {certainty.get(r.spec.analysis_id, "") for r in with_data} - {""}
+    cert = f" Certainty: {sorted(levels)[0].lower()}." if len(levels) == 1 else ""
+    if any(_benefit(r) for r in inactive):
+        return "Some trial evidence of benefit against sham, no treatment or usual care." + cert
+    if inactive:
+        return "No reliable benefit shown against sham, no treatment or usual care (few, small trials)." + cert
+    if inactive_declared:
+        return (f"No results against sham or no treatment could be checked here{reviews_note}; "
+                "only comparisons with other treatments." + cert)  # fmt: skip
+    return "Only comparisons with other treatments." + cert
+
+
+def _analysis_sentence(res: AnalysisResult, certainty: str | None) -> str:
+    question = res.spec.title.split(": ", 1)[-1]
+    if res.pooled is None:
+        return f"No trial of {question} reported usable numbers."
+    p, m = res.pooled, res.spec.measure
+    effect = f"{m.value} {format_effect(p.estimate, p.ci_low, p.ci_high, ratio=m.is_ratio)}"
+    cert = f" Certainty: {certainty.lower()}." if certainty else ""
+    verdict = _plain_verdict(p, res.spec.outcome, m.is_ratio)
+    if p.k == 1:
+        return f"One trial of {question} ({p.study_labels[0]}): {effect}; {verdict}{cert}"
+    return f"{p.k} trials of {question} pooled: {effect}; {verdict}{cert}"
+
+
+def _review_sentences(reviews: pd.DataFrame, review_id: str, outcome: str) -> list[str]:
+    rows = reviews[(reviews["review_id"] == review_id) & reviews["outcome"].str.startswith(outcome.split()[0])
+                   & reviews["estimate"].notna()]  # fmt: skip
+    out = []
+    for r in rows.itertuples():
+        k = "" if pd.isna(r.k) else f", {int(r.k)} trials"
+        i2 = "" if pd.isna(r.i2) else f", I² {r.i2:.0f}%"
+        out.append(f"Published review {review_id} ({r.comparison}): {r.measure} "
+                   f"{format_effect(r.estimate, r.ci_low, r.ci_high)}{k}{i2}.")  # fmt: skip
+    return out
+
+
+def _cite(trials: pd.DataFrame, sid: str) -> str:
+    r = trials.loc[sid]
+    return trial_label(sid, r["authors"], r["year"])
+
+
+def _plain_verdict(p, outcome: str, ratio: bool = False) -> str:  # noqa: ANN001
+    null = 0.0
+    significant = p.ci_low > null or p.ci_high < null
+    if not significant:
+        return "the confidence interval includes no effect, so it does not show a reliable benefit."
+    lower_better = outcome in ("pain_intensity", "disability", "headache_frequency") and not ratio
+    better = (p.estimate < 0) if lower_better else (p.estimate > 0)
+    if ratio:
+        size = abs(float(np.exp(p.estimate)) - 1)
+        word = "small" if size < 0.25 else ("moderate" if size < 1.0 else "large")
+    else:
+        size = abs(p.estimate)
+        word = "small" if size < 0.5 else ("moderate" if size < 0.8 else "large")
+    direction = "in favour of trigger-point therapy" if better else "against trigger-point therapy"
+    return f"a {word} effect {direction}."
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table (pipes in cells escaped)."""
+    def cell(x: object) -> str:
+        return ("" if x is None or (isinstance(x, float) and np.isnan(x)) else str(x)).replace("|", "\\|").replace("\n", " ")
+
+    head = "| " + " | ".join(map(cell, frame.columns)) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([head, rule, *body]) + "\n"

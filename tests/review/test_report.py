@@ -1,0 +1,103 @@
+"""The notebook-built report: every section, self-contained HTML, deterministic tables, provenance,
+clean failure (named notebook cell, previous report untouched), and a headless-Chromium check that the
+page loads without console errors and every figure renders."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tpmeta.review.report import ReportError, build_report
+
+ROOT = Path(__file__).resolve().parents[2]
+SECTIONS = [
+    "Flow of trials", "Characteristics of the included trials", "Risk of bias", "Pooled analyses",
+    "Certainty of the evidence", "What published systematic reviews found", "The article's claims",
+    "Data quality", "Methods",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("build") / "reports"
+    index = build_report(ROOT / "studies", out, ROOT / "notebooks", progress=lambda _: None)
+    return out, index
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.csv"))}
+
+
+def test_report_has_every_section_and_is_self_contained(built):
+    out, index = built
+    html = index.read_text(encoding="utf-8")
+    for section in SECTIONS:
+        assert section in html, section
+    assert "claim" in html.lower() and "Summary of Findings" in html
+    assert html.count("data:image/png;base64,") >= 4  # figures embedded
+    assert not re.search(r"<(script|link|img)[^>]+(src|href)=[\"']https?://", html)  # nothing fetched
+    for name in ("flow.csv", "effect_sizes.csv", "pooled_results.csv", "risk_of_bias.csv", "claims.csv",
+                 "summary_of_findings.csv", "summary_of_findings.md"):  # fmt: skip
+        assert (out / "tables" / name).is_file(), name
+    for stem in ("flow", "rob_traffic_light", "rob_summary"):
+        for ext in ("pdf", "svg", "png"):
+            assert (out / "figures" / f"{stem}.{ext}").is_file()
+    prov = json.loads((out / "provenance.json").read_text())
+    assert {"data_sha256", "git_commit", "versions", "generated_utc", "parameters"} <= set(prov)
+    assert len(prov["data_sha256"]) == 64
+
+
+def test_rebuild_gives_byte_identical_tables(built, tmp_path):
+    out, _ = built
+    again = tmp_path / "reports"
+    build_report(ROOT / "studies", again, ROOT / "notebooks", progress=lambda _: None)
+    assert _digest(out / "tables") == _digest(again / "tables")
+
+
+def test_failing_cell_is_named_and_old_report_kept(tmp_path):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    (notebooks / "broken.py").write_text('# %% tags=["parameters"]\nSTUDIES_DIR = ""\nOUT_DIR = ""\n\n# %%\nx = 1\n\n# %%\n1 / 0\n')
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / "index.html").write_text("previous report")
+    with pytest.raises(ReportError, match=r"broken.py: code cell 3 failed: ZeroDivisionError"):
+        build_report(ROOT / "studies", out, notebooks, progress=lambda _: None)
+    assert (out / "index.html").read_text() == "previous report"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_report_opens_in_headless_chromium(built):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_path = shutil.which("chromedriver")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    if not (chromium and driver_path):
+        pytest.skip("Debian chromium and chromium-driver are not installed (.ci/run installs them)")
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    opts = Options()
+    opts.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"):  # fmt: skip
+        opts.add_argument(flag)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(driver_path), options=opts)
+    try:
+        _, index = built
+        driver.get(index.as_uri())
+        images = driver.execute_script(
+            "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.naturalHeight]);")
+        assert len(images) >= 4
+        assert all(c and w > 0 and h > 0 for c, w, h in images), images
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert errors == []
+        assert "Trigger-point therapy" in driver.title
+    finally:
+        driver.quit()

@@ -1,0 +1,46 @@
+"""Report tables: flow counts, characteristics, and the claims table's plain-language bottom lines."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pandas as pd
+
+import tpmeta
+from tpmeta.review.tables import (
+    characteristics_table,
+    claims_table,
+    flow_counts,
+    format_effect,
+    markdown_table,
+)
+
+MINI = Path(__file__).resolve().parents[1] / "data" / "mini_studies"
+
+
+def test_flow_and_characteristics():
+    data = tpmeta.load_studies(MINI)
+    flow = flow_counts(data, tpmeta.run_all(data)).set_index("step")["trials"]
+    assert flow["Trials identified (register)"] == 3 and flow["Included"] == 3
+    assert flow["In at least one pooled analysis"] == 3
+    chars = characteristics_table(data)
+    assert chars["trial"].tolist() == ["Fixture 2001", "Fixture 2002", "Fixture 2003"]
+
+
+def test_claims_bottom_lines():
+    data = tpmeta.load_studies(MINI)
+    claims = pd.concat([data.claims, pd.DataFrame([{"claim_id": "sleep", "claim": "helps sleep",
+                                                     "article_quote": "sleep", "outcome": "sleep"}])], ignore_index=True)
+    data = dataclasses.replace(data, claims=claims)
+    table = claims_table(data, tpmeta.run_all(data), {"pain_post": "Moderate"}).set_index("claim")
+    assert table.loc["relieves pain", "bottom line"].startswith("No reliable benefit shown against sham")
+    assert "Certainty: moderate" in table.loc["relieves pain", "bottom line"]
+    assert "3 trials of" in table.loc["relieves pain", "what the evidence shows"]
+    assert table.loc["helps sleep", "bottom line"] == "No randomised trials found in this review's register."
+
+
+def test_formatting_helpers():
+    assert format_effect(float("nan"), 0, 1) == "—"
+    md = markdown_table(pd.DataFrame({"a": ["x|y"], "b": [None]}))
+    assert md.splitlines()[2] == "| x\\|y |  |"
