@@ -57,9 +57,10 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special, stats
+from scipy import special, stats
 
 from .._results import ResultMixin
+from ..models.metareg_engine import _fit_batch
 from ..models.pooling import PoolResult, pool, pool_batch
 from ..options import Method
 
@@ -175,7 +176,6 @@ def begg_test(result: PoolResult) -> BeggResult:
 # --------------------------------------------------------------------------------------------------
 
 _MIN_STUDIES = 3
-_TOL = 1e-12
 
 
 def _equal_precision(v: np.ndarray) -> bool:
@@ -198,91 +198,13 @@ def _check(result: PoolResult, what: str) -> tuple[np.ndarray, np.ndarray, int]:
 # --------------------------------------------------------------------------------------------------
 
 
-def _resid_proj(X: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """``P = W − W X (X'WX)⁻¹ X'W`` for weights w."""
-    WX = X * w[:, None]
-    return np.diag(w) - WX @ np.linalg.solve(X.T @ WX, WX.T)
-
-
-def _reml_ml_loglik(t: float, y: np.ndarray, v: np.ndarray, X: np.ndarray, reml: bool) -> float:
-    w = 1.0 / (v + t)
-    P = _resid_proj(X, w)
-    ll = -0.5 * np.log(v + t).sum() - 0.5 * float(y @ P @ y)
-    if reml:
-        ll -= 0.5 * np.linalg.slogdet(X.T @ (X * w[:, None]))[1]
-    return float(ll)
-
-
-def _fisher_scoring(y, v, X, t, reml: bool, max_iter: int = 10000) -> float:
-    """metafor's Fisher scoring for (RE)ML τ² (steps halved to stay ≥ 0), then its ``ll0check``."""
-    for _ in range(max_iter):
-        w = 1.0 / (v + t)
-        P = _resid_proj(X, w)
-        PP = P @ P
-        if reml:
-            adj = (float(y @ PP @ y) - np.trace(P)) / np.trace(PP)
-        else:
-            adj = (float(y @ PP @ y) - w.sum()) / (w * w).sum()
-        if t == 0.0 and adj < 0.0:
-            adj = 0.0  # metafor halves the step until it underflows: the same
-        while t + adj < 0.0:
-            adj /= 2.0
-        new = t + adj
-        if abs(new - t) <= _TOL * (1.0 + new):
-            t = new
-            break
-        t = new
-    else:  # pragma: no cover - plain scoring cycles; maximise the likelihood directly instead
-        hi = 10.0 * (float(np.var(y)) + float(v.max()))
-        t = optimize.minimize_scalar(lambda s: -_reml_ml_loglik(s, y, v, X, reml), bounds=(0.0, hi),
-                                     method="bounded", options={"xatol": 1e-12}).x  # fmt: skip
-    if t > 0.0 and _reml_ml_loglik(0.0, y, v, X, reml) - _reml_ml_loglik(t, y, v, X, reml) > _TOL:
-        t = 0.0
-    return float(t)
-
-
 def _metareg(y: np.ndarray, v: np.ndarray, x: np.ndarray, method: Method) -> tuple[np.ndarray, float]:
     """Coefficients ``(b₀, b₁)`` and τ² of ``y = b₀ + b₁ x`` with τ² by ``method``, as
-    ``metafor::rma(yi, vi, mods = ~x, method = method)`` (the same formulas as :mod:`tpmeta.models.pooling`
-    with residuals from the regression and k − 2 degrees of freedom)."""
-    k = y.size
-    X = np.column_stack([np.ones(k), x])
-    p = X.shape[1]
-    ymc = y - y.mean()
-
-    def rss(t: float) -> float:
-        return float(ymc @ _resid_proj(X, 1.0 / (v + t)) @ ymc)
-
-    if method is Method.FE:
-        tau2 = 0.0
-    elif method in (Method.DL, Method.HS):
-        w = 1.0 / v
-        P = _resid_proj(X, w)
-        q = float(ymc @ P @ ymc)
-        tau2 = (q - (k - p)) / np.trace(P) if method is Method.DL else (q - k) / w.sum()
-    elif method is Method.SJ:
-        t0 = float(ymc @ ymc) / k
-        tau2 = t0 * rss(t0) / (k - p)
-    elif method in (Method.PM, Method.EB):
-        # EB's fixed point Q(τ²)·k/(k − p) = k is PM's equation Q(τ²) = k − p (Q decreases in τ²)
-        if rss(0.0) <= k - p:
-            tau2 = 0.0
-        else:
-            hi = 1.0
-            while rss(hi) > k - p:
-                hi *= 10.0
-            tau2 = optimize.brentq(lambda t: rss(t) - (k - p), 0.0, hi, xtol=1e-15,
-                                   rtol=4 * np.finfo(float).eps)
-    else:  # HE, and the start of ML/REML
-        P0 = np.eye(k) - X @ np.linalg.solve(X.T @ X, X.T)
-        tau2 = (float(ymc @ P0 @ ymc) - float((np.diag(P0) * v).sum())) / (k - p)  # tr(P0 V) = Σ P0_ii v_i
-        if method in (Method.ML, Method.REML):
-            tau2 = _fisher_scoring(ymc, v, X, max(0.0, tau2), reml=method is Method.REML)
-    tau2 = max(0.0, float(tau2))
-    w = 1.0 / (v + tau2)
-    WX = X * w[:, None]
-    beta = np.linalg.solve(X.T @ WX, WX.T @ y)
-    return beta, tau2
+    ``metafor::rma(yi, vi, mods = ~x, method = method)``: the meta-regression engine of
+    :mod:`tpmeta.models.metareg` (for ML/REML the global maximum of the likelihood)."""
+    X = np.column_stack([np.ones(y.size), x])
+    fit = _fit_batch(y[None, :], v[None, :], X, method=method)
+    return fit.beta[0], float(fit.tau2[0])
 
 
 # --------------------------------------------------------------------------------------------------

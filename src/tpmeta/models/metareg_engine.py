@@ -14,7 +14,8 @@ import numpy as np
 from scipy import special
 
 from ..options import Method, Test
-from .pooling import DEFAULT_MAX_ITER, DEFAULT_TOL
+from ._tau2_global import better_maxima, upper_bound
+from .tau2 import DEFAULT_MAX_ITER, DEFAULT_TOL
 
 _TINY = np.finfo(float).eps
 
@@ -216,9 +217,47 @@ def _loglik(d: _Data, tau2: np.ndarray, reml: bool) -> np.ndarray:
 
 
 def _fisher(d: _Data, reml: bool, tol: float, max_iter: int):
-    """(RE)ML τ² by Fisher scoring with the bracket/bisection safeguard of pooling._fisher_scoring."""
+    """(RE)ML τ²: the global maximum over τ² ≥ 0 (as :func:`tpmeta.models.tau2._fisher_scoring`).
+
+    The local solution from the HE start is checked against a scan of ``[0, U]`` and replaced where the
+    scan finds a higher likelihood (:mod:`tpmeta.models._tau2_global`).
+    """
+    he, ols = _he(d)
+    tau2, conv, n_iter = _local_fisher(d, reml, tol, max_iter, start=np.maximum(0.0, he))
+    fit = np.flatnonzero(np.isfinite(he))
+    if fit.size == 0:
+        return tau2, conv, n_iter
+    sub = d.take(fit)
+    v_present = sub.v if sub.m is None else np.where(sub.m > 0, sub.v, np.nan)
+    upper = upper_bound(sub.k, sub.X.p, np.nanmax(v_present, axis=1), ols.q[fit])
+
+    def loglik(rows: np.ndarray, t: np.ndarray) -> np.ndarray:
+        # every (analysis, τ²) pair as one analysis of a tiled batch: p×p algebra, no loop over τ²
+        g = t.shape[1]
+        out = np.empty(t.shape)
+        step = max(1, (1 << 18) // (g * sub.y.shape[1] * sub.X.p))
+        for start in range(0, rows.size, step):
+            r = rows[start:start + step]
+            tiled = sub.take(np.repeat(r, g))
+            out[start:start + step] = _loglik(tiled, t[start:start + step].ravel(), reml).reshape(r.size, g)
+        return out
+
+    rows, t_scan, ll_scan = better_maxima(loglik, tau2[fit], np.nanmin(v_present, axis=1), upper)
+    if rows.size:
+        polished, ok, steps = _local_fisher(sub.take(rows), reml, tol, max_iter, start=t_scan)
+        keep = loglik(rows, polished[:, None])[:, 0] >= ll_scan
+        idx = fit[rows]
+        tau2[idx] = np.where(keep, polished, t_scan)
+        conv[idx] = ok  # the polishing iteration (within max_iter) decides, as for the local solution
+        n_iter[idx] += steps
+    return tau2, conv, n_iter
+
+
+def _local_fisher(d: _Data, reml: bool, tol: float, max_iter: int, start: np.ndarray):
+    """A local (RE)ML maximum by Fisher scoring from ``start``, with the bracket/bisection safeguard of
+    :func:`tpmeta.models.tau2._local_fisher_scoring`."""
     n = d.y.shape[0]
-    tau2 = np.maximum(0.0, _he(d)[0])  # NaN where k ≤ p: not fitted, converged=False
+    tau2 = np.array(start, dtype=float)  # NaN where k ≤ p: not fitted, converged=False
     conv, n_iter = np.zeros(n, bool), np.zeros(n, int)
     active = np.flatnonzero(np.isfinite(tau2))
     sub, t = d.take(active), tau2[active]
