@@ -63,3 +63,11 @@ def test_every_subpackage_states_its_contents_and_imports():
     for init in SRC.glob("*/__init__.py"):
         doc = init.read_text()
         assert doc.startswith('"""') and "May import" in doc, init
+
+
+def test_import_is_light():
+    """`import tpmeta` and `tpmeta --help` load neither pandas nor SciPy nor matplotlib (lazy public API)."""
+    code = ("import sys, tpmeta, tpmeta.cli; heavy = [m for m in ('pandas', 'scipy', 'matplotlib') if m in sys.modules]; "
+            "print(','.join(heavy)); tpmeta.pool; print('pandas' in sys.modules)")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["", "True"] or out == ["True"], out

@@ -7,31 +7,17 @@ Every estimator is validated against metafor (R). Public API::
     res = tpmeta.pool(es["yi"], es["vi"], method="REML", test="knha")
 
 Figures live in :mod:`tpmeta.plots` (the only module that imports matplotlib).
+
+Importing tpmeta is cheap: each public name is imported from its module on first use (PEP 562), so the
+command line and scripts that need only part of the package do not pay for pandas, SciPy's statistics or
+the report machinery.
 """
 
-from .appraisal.grade import (
-    GradeAssessment,
-    apply_overrides,
-    suggest_grade,
-    summary_of_findings,
-)
-from .appraisal.pedro import pedro_score, pedro_table
-from .appraisal.rob2 import assess_rob2, rob2_table
-from .dataset.studies import StudyData, ValidationReport, load_studies, validate_studies
-from .diagnostics.gosh import gosh
-from .diagnostics.influence import baujat, influence_diagnostics
-from .diagnostics.multiverse import run_multiverse, summarise_multiverse
-from .diagnostics.sensitivity import cumulative, leave_one_out, restrict
-from .diagnostics.smallstudy import (
-    BeggResult,
-    EggerResult,
-    PetPeeseResult,
-    TrimFillResult,
-    begg_test,
-    egger_test,
-    pet_peese,
-    trim_and_fill,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     ConvergenceWarning,
     DataProblem,
@@ -40,22 +26,65 @@ from .errors import (
     StudyDataError,
     TpmetaWarning,
 )
-from .models.conversions import (
-    combine_arms,
-    fill_mean_sd,
-    mean_sd_from_median,
-    sd_from_ci,
-    sd_from_se,
-)
-from .models.effects import effect_sizes
-from .models.metareg import MetaRegResult, meta_regression
-from .models.permutation import PermutationResult, permutation_test
-from .models.pooling import BatchPoolResult, PoolResult, estimate_tau2, pool, pool_batch
-from .models.subgroups import SubgroupResult, subgroup_analysis
 from .options import Judgement, Measure, Method, Test, ZeroCells
-from .review.analyses import AnalysisResult, AnalysisSpec, run_all, run_analysis
 
 __version__ = "0.1.0"
+
+#: Public name -> the module that defines it (imported on first access).
+_LAZY: dict[str, str] = {
+    "AnalysisResult": "tpmeta.review.analyses",
+    "AnalysisSpec": "tpmeta.review.analyses",
+    "BatchPoolResult": "tpmeta.models.pooling",
+    "BeggResult": "tpmeta.diagnostics.smallstudy",
+    "EggerResult": "tpmeta.diagnostics.smallstudy",
+    "GradeAssessment": "tpmeta.appraisal.grade",
+    "MetaRegResult": "tpmeta.models.metareg",
+    "PermutationResult": "tpmeta.models.permutation",
+    "PetPeeseResult": "tpmeta.diagnostics.smallstudy",
+    "PoolResult": "tpmeta.models.pooling",
+    "StudyData": "tpmeta.dataset.studies",
+    "SubgroupResult": "tpmeta.models.subgroups",
+    "TrimFillResult": "tpmeta.diagnostics.smallstudy",
+    "ValidationReport": "tpmeta.dataset.studies",
+    "apply_overrides": "tpmeta.appraisal.grade",
+    "assess_rob2": "tpmeta.appraisal.rob2",
+    "baujat": "tpmeta.diagnostics.influence",
+    "begg_test": "tpmeta.diagnostics.smallstudy",
+    "combine_arms": "tpmeta.models.conversions",
+    "cumulative": "tpmeta.diagnostics.sensitivity",
+    "effect_sizes": "tpmeta.models.effects",
+    "egger_test": "tpmeta.diagnostics.smallstudy",
+    "estimate_tau2": "tpmeta.models.pooling",
+    "fill_mean_sd": "tpmeta.models.conversions",
+    "gosh": "tpmeta.diagnostics.gosh",
+    "influence_diagnostics": "tpmeta.diagnostics.influence",
+    "leave_one_out": "tpmeta.diagnostics.sensitivity",
+    "load_studies": "tpmeta.dataset.studies",
+    "mean_sd_from_median": "tpmeta.models.conversions",
+    "meta_regression": "tpmeta.models.metareg",
+    "pedro_score": "tpmeta.appraisal.pedro",
+    "pedro_table": "tpmeta.appraisal.pedro",
+    "permutation_test": "tpmeta.models.permutation",
+    "pet_peese": "tpmeta.diagnostics.smallstudy",
+    "pool": "tpmeta.models.pooling",
+    "pool_batch": "tpmeta.models.pooling",
+    "restrict": "tpmeta.diagnostics.sensitivity",
+    "rob2_table": "tpmeta.appraisal.rob2",
+    "run_all": "tpmeta.review.analyses",
+    "run_analysis": "tpmeta.review.analyses",
+    "run_multiverse": "tpmeta.diagnostics.multiverse",
+    "sd_from_ci": "tpmeta.models.conversions",
+    "sd_from_se": "tpmeta.models.conversions",
+    "subgroup_analysis": "tpmeta.models.subgroups",
+    "suggest_grade": "tpmeta.appraisal.grade",
+    "summarise_multiverse": "tpmeta.diagnostics.multiverse",
+    "summary_of_findings": "tpmeta.appraisal.grade",
+    "trim_and_fill": "tpmeta.diagnostics.smallstudy",
+    "validate_studies": "tpmeta.dataset.studies",
+}
+
+#: Subpackages reachable as attributes (``tpmeta.plots``) without an explicit import.
+_SUBPACKAGES = frozenset({"appraisal", "cli", "dataset", "diagnostics", "models", "plots", "review"})
 
 __all__ = [
     "AnalysisResult",
@@ -119,3 +148,67 @@ __all__ = [
     "trim_and_fill",
     "validate_studies",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # later look-ups are ordinary attribute access
+        return value
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'tpmeta' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__, *_SUBPACKAGES})
+
+
+if TYPE_CHECKING:  # static type checkers and IDEs see ordinary imports
+    from .appraisal.grade import (  # noqa: F401
+        GradeAssessment,
+        apply_overrides,
+        suggest_grade,
+        summary_of_findings,
+    )
+    from .appraisal.pedro import pedro_score, pedro_table  # noqa: F401
+    from .appraisal.rob2 import assess_rob2, rob2_table  # noqa: F401
+    from .dataset.studies import (  # noqa: F401
+        StudyData,
+        ValidationReport,
+        load_studies,
+        validate_studies,
+    )
+    from .diagnostics.gosh import gosh  # noqa: F401
+    from .diagnostics.influence import baujat, influence_diagnostics  # noqa: F401
+    from .diagnostics.multiverse import run_multiverse, summarise_multiverse  # noqa: F401
+    from .diagnostics.sensitivity import cumulative, leave_one_out, restrict  # noqa: F401
+    from .diagnostics.smallstudy import (  # noqa: F401
+        BeggResult,
+        EggerResult,
+        PetPeeseResult,
+        TrimFillResult,
+        begg_test,
+        egger_test,
+        pet_peese,
+        trim_and_fill,
+    )
+    from .models.conversions import (  # noqa: F401
+        combine_arms,
+        fill_mean_sd,
+        mean_sd_from_median,
+        sd_from_ci,
+        sd_from_se,
+    )
+    from .models.effects import effect_sizes  # noqa: F401
+    from .models.metareg import MetaRegResult, meta_regression  # noqa: F401
+    from .models.permutation import PermutationResult, permutation_test  # noqa: F401
+    from .models.pooling import (  # noqa: F401
+        BatchPoolResult,
+        PoolResult,
+        estimate_tau2,
+        pool,
+        pool_batch,
+    )
+    from .models.subgroups import SubgroupResult, subgroup_analysis  # noqa: F401
+    from .review.analyses import AnalysisResult, AnalysisSpec, run_all, run_analysis  # noqa: F401

@@ -12,16 +12,16 @@ import math
 import sys
 import warnings
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 import tpmeta
 
+from .errors import ReportError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = ["main"]
-
-
-from .review.report import ReportError  # noqa: E402  (light: report imports nbclient lazily)
 
 
 class CliError(Exception):
@@ -30,6 +30,8 @@ class CliError(Exception):
 
 def read_csv(path: str | Path) -> pd.DataFrame:
     """Read a CSV for a command; the index is set to the CSV line number (header = line 1)."""
+    import pandas as pd  # here, not at the top: `tpmeta --help` should not wait for pandas
+
     path = Path(path)
     if not path.is_file():
         raise CliError(f"{path}: no such file")
@@ -69,6 +71,8 @@ def print_frame(frame: pd.DataFrame, fmt: str) -> None:
     elif fmt == "csv":
         frame.to_csv(sys.stdout, index=False)
     else:
+        import pandas as pd
+
         with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200):
             print(frame.to_string(index=False))
 

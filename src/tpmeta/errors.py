@@ -16,6 +16,7 @@ __all__ = [
     "ConvergenceWarning",
     "SingleStudyWarning",
     "DataWarning",
+    "ReportError",
 ]
 
 
@@ -79,3 +80,9 @@ class SingleStudyWarning(TpmetaWarning):
 
 class DataWarning(TpmetaWarning):
     """Data are usable but something deserves a human look (e.g. an unlabelled ±)."""
+
+
+class ReportError(RuntimeError):
+    """Building the report failed: names the notebook, the cell and the cause (raised by
+    :func:`tpmeta.review.report.build_report`; defined here so that the CLI can catch it without
+    importing the report machinery)."""

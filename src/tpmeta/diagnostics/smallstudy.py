@@ -142,10 +142,10 @@ def egger_test(result: PoolResult, level: float = 0.95) -> EggerResult:
     cov = sigma2 * cov_unscaled
     se = np.sqrt(np.diag(cov))
     t = beta[1] / se[1]
-    crit = stats.t.ppf(1 - (1 - level) / 2, df)
+    crit = special.stdtrit(df, 1 - (1 - level) / 2)
     return EggerResult(
         slope=float(beta[1]), slope_se=float(se[1]), statistic=float(t), df=df,
-        pvalue=float(2 * stats.t.sf(abs(t), df)), limit_estimate=float(beta[0]),
+        pvalue=float(2 * special.stdtr(df, -abs(t))), limit_estimate=float(beta[0]),
         limit_ci_low=float(beta[0] - crit * se[0]), limit_ci_high=float(beta[0] + crit * se[0]),
         k=k, level=level,
     )  # fmt: skip
@@ -167,6 +167,7 @@ def begg_test(result: PoolResult) -> BeggResult:
     # as R's cor.test(method="kendall"): exact p-value for k < 50 without ties, else the normal
     # approximation with the tie-corrected variance
     ties = np.unique(ystar).size < k or np.unique(v).size < k
+
     res = stats.kendalltau(ystar, v, method="exact" if (k < 50 and not ties) else "asymptotic")
     return BeggResult(tau=float(res.statistic), pvalue=float(res.pvalue), k=k)
 

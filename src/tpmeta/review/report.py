@@ -28,15 +28,11 @@ from typing import Callable
 import pandas as pd
 
 from ..dataset.studies import validate_studies
-from ..errors import StudyDataError
+from ..errors import ReportError, StudyDataError
 
 __all__ = ["build_report", "ReportError", "ReportPaths", "output_paths", "write_table", "data_hash"]
 
 PARAMETERS_TAG = "parameters"
-
-
-class ReportError(RuntimeError):
-    """A notebook failed: names the notebook, the cell and the cause."""
 
 
 @dataclass(frozen=True)
