@@ -15,8 +15,10 @@
 # Parameters (replaced by `tpmeta report`)
 STUDIES_DIR = "../studies"
 OUT_DIR = "../reports"
+VALIDATION_FILE = ""  # `tpmeta report` passes the validation it has just run, so it is not repeated
 
 # %%
+import pickle
 import warnings
 from pathlib import Path
 
@@ -40,8 +42,13 @@ from tpmeta.review.tables import (
 
 warnings.simplefilter("ignore", tpmeta.SingleStudyWarning)
 paths = output_paths(OUT_DIR)
-data = tpmeta.load_studies(STUDIES_DIR)
-validation = tpmeta.validate_studies(STUDIES_DIR)
+if VALIDATION_FILE:
+    validation = pickle.loads(Path(VALIDATION_FILE).read_bytes())  # written by tpmeta report just now
+else:
+    validation = tpmeta.validate_studies(STUDIES_DIR)
+if not validation.ok:
+    raise tpmeta.StudyDataError(list(validation.errors))
+data = tpmeta.load_studies(STUDIES_DIR, validate=False)  # validated above: once per build
 review = build_review(data)
 
 
@@ -215,7 +222,7 @@ from tpmeta.diagnostics.multiverse import summarise_multiverse  # noqa: E402
 from tpmeta.review.outcome_multiverse import review_multiverse  # noqa: E402
 
 for outcome in ("pain_intensity", "pressure_pain_threshold"):
-    mv = review_multiverse(data, outcome)
+    mv = review_multiverse(data, outcome, review=review)
     summary_mv = summarise_multiverse(mv)
     display(Markdown(f"**{outcome.replace('_', ' ').capitalize()} (SMD):** {summary_mv.sentence()}"))
     if len(mv):

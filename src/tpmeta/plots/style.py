@@ -88,16 +88,13 @@ COLORS: dict[str, str] = {
 
 @lru_cache(maxsize=None)
 def font_family() -> str:
-    """The first family of :data:`PREFERRED_FONTS` installed as TrueType with every required glyph."""
+    """The family the figures use: the first of :data:`PREFERRED_FONTS` installed as TrueType with every
+    required glyph (else DejaVu Sans, shipped with matplotlib), as its lean copy (:func:`_lean_family`)."""
     from matplotlib import font_manager
     from matplotlib.ft2font import FT2Font
 
-    for name in PREFERRED_FONTS:
-        paths = [
-            f.fname
-            for f in font_manager.fontManager.ttflist
-            if f.name == name and f.fname.lower().endswith((".ttf", ".ttc"))
-        ]
+    for name in (*PREFERRED_FONTS, "DejaVu Sans"):
+        paths = [f.fname for f in font_manager.fontManager.ttflist if f.name == name and f.fname.lower().endswith(".ttf")]
         if not paths:
             continue
         try:
@@ -105,8 +102,57 @@ def font_family() -> str:
         except (OSError, RuntimeError):  # pragma: no cover - unreadable font file
             continue
         if all(ord(c) in charmap for c in REQUIRED_GLYPHS):
-            return name
-    return "DejaVu Sans"  # shipped with matplotlib as TrueType
+            return _lean_family(name, sorted(set(paths)))
+    return "DejaVu Sans"  # pragma: no cover - matplotlib ships it
+
+
+#: OpenType layout tables left out of the lean font copies. matplotlib lays text out itself (FreeType
+#: advances and the ``kern`` table), so a figure never uses them, but saving a PDF subsets the font with
+#: fontTools, which parses them on every save: about 70 % of the time to save a forest plot.
+_LAYOUT_TABLES = ("GPOS", "GSUB", "GDEF", "BASE", "JSTF", "morx", "kerx")
+_LEAN_SUFFIX = " tpmeta"
+
+
+def _lean_family(name: str, paths: list[str]) -> str:
+    """Register copies of the family's files without :data:`_LAYOUT_TABLES`, named ``<name> tpmeta``,
+    and return that name; the original name if a copy cannot be made.
+
+    The copies live in matplotlib's cache directory (one per source file, keyed by its size and
+    modification time, written atomically), keep every glyph, metric and the PostScript name, so PDFs
+    still name the original font; only matplotlib's font list learns the new family (a cache, not a
+    setting: nothing of the user's rcParams changes). Written here because matplotlib has no option to
+    skip the layout tables when subsetting.
+    """
+    import os
+    import tempfile
+
+    import matplotlib as mpl
+    from fontTools.ttLib import TTFont
+    from matplotlib import font_manager
+
+    lean = name + _LEAN_SUFFIX
+    try:
+        cache = Path(mpl.get_cachedir()) / "tpmeta-fonts"
+        cache.mkdir(parents=True, exist_ok=True)
+        for src in paths:
+            st = os.stat(src)
+            out = cache / f"{Path(src).stem}-{st.st_size}-{st.st_mtime_ns}.ttf"
+            if not out.exists():
+                font = TTFont(src)
+                for table in _LAYOUT_TABLES:
+                    if table in font:
+                        del font[table]
+                for record in font["name"].names:
+                    if record.nameID in (1, 16):  # family and typographic family
+                        record.string = lean
+                with tempfile.NamedTemporaryFile(dir=cache, suffix=".ttf", delete=False) as tmp:
+                    font.save(tmp.name)
+                os.replace(tmp.name, out)
+            if not any(f.fname == str(out) for f in font_manager.fontManager.ttflist):
+                font_manager.fontManager.addfont(str(out))
+    except (OSError, KeyError, ValueError):  # pragma: no cover - read-only cache or an unusual font file
+        return name
+    return lean
 
 
 def style() -> dict[str, Any]:

@@ -12,17 +12,18 @@ from ..dataset.studies import StudyData
 from ..diagnostics.multiverse import run_multiverse
 from ..options import Measure, parse_option
 from .analyses import AnalysisSpec, run_analysis
-from .build import build_review
+from .build import Review, build_review
 
 __all__ = ["review_multiverse"]
 
 
-def review_multiverse(data: StudyData, outcome: str, measure: str = "SMD") -> pd.DataFrame:
+def review_multiverse(data: StudyData, outcome: str, measure: str = "SMD", *, review: Review | None = None
+                      ) -> pd.DataFrame:  # fmt: skip
     """The multiverse of one outcome in the dataset: time point (first/last after treatment) ×
     intervention (any manual technique / compression only) × comparator (inactive / any) × risk of bias
     (all / not high) × τ² estimator (REML, DL, PM) × test (z, knha)."""
     manual = ("ischemic_compression", "pressure_release", "massage", "self_massage", "instrument_assisted", "other")
-    review = build_review(data)
+    review = build_review(data) if review is None else review  # pass the review to build it only once
     rob = review.rob[review.rob["outcome"] == outcome].set_index("study_id")["overall"] if len(review.rob) else pd.Series(dtype=object)
     frames = []
     for rule in ("first_post", "last"):

@@ -14,6 +14,7 @@ import hashlib
 import html
 import json
 import os
+import pickle
 import platform
 import shutil
 import subprocess
@@ -192,14 +193,18 @@ def build_report(
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
         output_paths(tmp)
-        params = {"STUDIES_DIR": str(studies), "OUT_DIR": str(tmp)}
         executed = []
-        for i, path in enumerate(sources, 1):
-            say(f"[2/3] running notebook {i}/{len(sources)}: {path.name}")
-            nb = _read_notebook(path)
-            _inject_parameters(nb, params)
-            _execute(nb, path, notebooks.parent, say)
-            executed.append(nb)
+        with tempfile.TemporaryDirectory() as scratch:
+            # the notebooks reuse this validation instead of repeating it (a pickle: same Python, same run)
+            validation_file = Path(scratch) / "validation.pickle"
+            validation_file.write_bytes(pickle.dumps(report))
+            params = {"STUDIES_DIR": str(studies), "OUT_DIR": str(tmp), "VALIDATION_FILE": str(validation_file)}
+            for i, path in enumerate(sources, 1):
+                say(f"[2/3] running notebook {i}/{len(sources)}: {path.name}")
+                nb = _read_notebook(path)
+                _inject_parameters(nb, params)
+                _execute(nb, path, notebooks.parent, say)
+                executed.append(nb)
         say("[3/3] writing index.html and provenance.json")
         (tmp / "index.html").write_text(_render_html(executed, "Trigger-point therapy: evidence review"), encoding="utf-8")
         provenance = {
