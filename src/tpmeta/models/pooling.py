@@ -25,7 +25,7 @@ from scipy import special
 from .._results import ResultMixin, format_number
 from ..errors import ConvergenceWarning, DataProblem, SingleStudyWarning, StudyDataError
 from ..options import Method, Test, parse_option
-from ._batched import Batch, weighted_mean
+from ._batched import Batch, rowsum, weighted_mean
 from .heterogeneity import (
     cochran_q,
     i2_h2,
@@ -173,7 +173,7 @@ def _pool_batch(
         if test is Test.KNHA:
             # with one study there is no residual df: metafor (and tpmeta) fall back to the z test
             multi = df > 0
-            rss = (w * (batch.y - mu[:, None]) ** 2).sum(axis=1)
+            rss = rowsum(w * (batch.y - mu[:, None]) ** 2)
             s2w = np.where(rss <= np.finfo(float).eps, 0.0, rss / np.where(multi, df, 1))
             se = np.where(multi, np.sqrt(s2w * var), se)
             stat = mu / se

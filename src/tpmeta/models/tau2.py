@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..options import Method, parse_option
-from ._batched import Batch, generalised_q, solve_generalised_q, weighted_mean
+from ._batched import Batch, generalised_q, rowsum, solve_generalised_q, weighted_mean
 from ._tau2_global import better_maxima, upper_bound
 
 __all__ = ["estimate_tau2", "DEFAULT_TOL", "DEFAULT_MAX_ITER"]
@@ -63,7 +63,7 @@ def _closed_form_tau2(batch: Batch, method: Method) -> np.ndarray:
             return np.where(k > 1, np.maximum(0.0, raw), 0.0)
         spread = batch.spread
         if method is Method.HE:
-            raw = spread / (k - 1) - (m * batch.v).sum(axis=1) / k
+            raw = spread / (k - 1) - rowsum(m * batch.v) / k
             return np.where(k > 1, np.maximum(0.0, raw), 0.0)
         if method is Method.SJ:
             tau0 = spread / k
@@ -76,7 +76,7 @@ def _log_likelihood(batch: Batch, tau2: np.ndarray, reml: bool) -> np.ndarray:
     """(Restricted) log-likelihood of the intercept-only model, up to a constant."""
     q, _ = generalised_q(batch, tau2)
     _, sw, _ = weighted_mean(batch, tau2)
-    ll = -0.5 * (batch.mask * np.log(batch.v + tau2[:, None])).sum(axis=1) - 0.5 * q
+    ll = -0.5 * rowsum(batch.mask * np.log(batch.v + tau2[:, None])) - 0.5 * q
     if reml:
         ll = ll - 0.5 * np.log(sw)
     return ll
@@ -117,23 +117,35 @@ def _fisher_scoring(
 def _log_likelihood_grid(batch: Batch, rows: np.ndarray, grid: np.ndarray, reml: bool) -> np.ndarray:
     """:func:`_log_likelihood` of analyses ``rows`` at every τ² of ``grid`` (r, g) → (r, g).
 
-    The weighted sums Σw, Σwy, Σwy² and Σ log(v + τ²) of all grid points come from two batched matrix
-    products per chunk of analyses; y is centred per analysis first (Q is unchanged by a shift), so
-    ``Q = Σwy² − (Σwy)²/Σw`` loses no digits to cancellation.
+    The weighted sums Σw, Σwy, Σwy² and Σ log(v + τ²) of all grid points come from batched matrix
+    products per chunk of analyses, in buffers reused across chunks; y is centred per analysis first
+    (Q is unchanged by a shift), so ``Q = Σwy² − (Σwy)²/Σw`` loses no digits to cancellation.
     """
     out = np.empty(grid.shape)
-    k = batch.y.shape[1]
-    step = max(1, (1 << 18) // (grid.shape[1] * k))  # about 2 MB per temporary
+    k, g = batch.y.shape[1], grid.shape[1]
+    kb = min(k, max(1, (1 << 17) // g))  # studies per block: about 1 MB per buffer, stays in cache
+    step = max(1, (1 << 17) // (g * kb))  # analyses per chunk
+    # laid out (analysis, study, τ²): the inner loops then run over the τ² grid, which is contiguous
+    buf, logs = np.empty((min(step, rows.size), kb, g)), np.empty((min(step, rows.size), kb, g))
     for start in range(0, rows.size, step):
         r = rows[start:start + step]
-        m, v = batch.mask[r], batch.v[r]
-        y = batch.y[r] - (m * batch.y[r]).sum(axis=1, keepdims=True) / batch.k[r, None]
-        sums = np.stack([m, m * y, m * y * y], axis=-1)  # (c, k, 3)
-        vt = v[:, None, :] + grid[start:start + step, :, None]  # (c, g, k)
-        s = np.reciprocal(vt) @ sums  # (c, g, 3): Σw, Σwy, Σwy²
-        logs = (np.log(vt) @ m[:, :, None])[..., 0]
-        ll = -0.5 * logs - 0.5 * (s[..., 2] - s[..., 1] ** 2 / s[..., 0])
-        out[start:start + step] = ll - 0.5 * np.log(s[..., 0]) if reml else ll
+        c = r.size
+        m_all = batch.mask[r]
+        y_all = batch.y[r] - rowsum(m_all * batch.y[r])[:, None] / batch.k[r, None]
+        s = np.zeros((c, 3, g))
+        log_sum = np.zeros((c, g))
+        for k0 in range(0, k, kb):  # one block for the usual k; many for k in the thousands and more
+            m, y, v = m_all[:, k0:k0 + kb], y_all[:, k0:k0 + kb], batch.v[r, k0:k0 + kb]
+            kk = m.shape[1]
+            sums = np.stack([m, m * y, m * y * y], axis=1)  # (c, 3, kk)
+            vt, lg = buf[:c, :kk], logs[:c, :kk]
+            np.add(v[:, :, None], grid[start:start + step, None, :], out=vt)
+            np.log(vt, out=lg)
+            np.reciprocal(vt, out=vt)
+            s += sums @ vt  # (c, 3, g): Σw, Σwy, Σwy²
+            log_sum += np.ones(kk) @ lg if m.all() else (m[:, None, :] @ lg)[:, 0, :]
+        ll = -0.5 * log_sum - 0.5 * (s[:, 2] - s[:, 1] ** 2 / s[:, 0])
+        out[start:start + step] = ll - 0.5 * np.log(s[:, 0]) if reml else ll
     return out
 
 
@@ -169,18 +181,18 @@ def _local_fisher_scoring(
         if active.size == 0:
             break
         w = sub.mask / (sub.v + t[:, None])
-        sw = w.sum(axis=1)
+        sw = rowsum(w)
         w2 = w * w
-        sw2 = w2.sum(axis=1)
-        r = sub.y - (w * sub.y).sum(axis=1)[:, None] / sw[:, None]
+        sw2 = rowsum(w2)
+        r = sub.y - rowsum(w * sub.y)[:, None] / sw[:, None]
         w2r = w2 * r
-        ypPPy = (w2r * r).sum(axis=1)
+        ypPPy = rowsum(w2r * r)
         # y'PPPy = Σw³r² − (Σw²r)²/Σw: with it the observed information, for Newton steps
-        ypPPPy = (w * w2r * r).sum(axis=1) - w2r.sum(axis=1) ** 2 / sw
+        ypPPPy = rowsum(w * w2r * r) - rowsum(w2r) ** 2 / sw
         if reml:
             ratio = sw2 / sw
             score = ypPPy - (sw - ratio)  # twice the REML score
-            info = sw2 - 2.0 * (w2 * w).sum(axis=1) / sw + ratio * ratio  # tr(PP): expected information
+            info = sw2 - 2.0 * rowsum(w2 * w) / sw + ratio * ratio  # tr(PP): expected information
         else:
             score = ypPPy - sw
             info = sw2
