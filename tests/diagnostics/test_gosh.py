@@ -58,3 +58,20 @@ def test_dask_engine_on_a_local_cluster():
     pd.testing.assert_frame_equal(got, expected)
     with pytest.raises(ValueError, match="engine"):
         gosh(y, v, engine="spark")
+
+
+@pytest.mark.parametrize("k", range(1, 9))
+def test_all_subsets_in_metafor_order(k):
+    """Size first, then lexicographic (itertools.combinations), as metafor's gosh() lists them."""
+    from itertools import combinations
+
+    expected = [[i in combo for i in range(k)] for size in range(1, k + 1) for combo in combinations(range(k), size)]
+    assert subset_masks(k).tolist() == expected
+
+
+@pytest.mark.parametrize(("k", "n"), [(12, 3000), (12, 4095), (20, 1000), (70, 500)])
+def test_random_subsets_are_distinct_and_non_empty(k, n):
+    masks = subset_masks(k, max_subsets=min(n, 2**k - 2), seed=3)
+    assert masks.shape == (min(n, 2**k - 2), k) and masks.any(axis=1).all()
+    assert len({row.tobytes() for row in np.packbits(masks, axis=1)}) == masks.shape[0]
+    np.testing.assert_array_equal(masks, subset_masks(k, max_subsets=min(n, 2**k - 2), seed=3))  # reproducible

@@ -10,7 +10,6 @@ Written here rather than taken from a library: no maintained Python package offe
 
 from __future__ import annotations
 
-from itertools import combinations
 from typing import Any, Iterator
 
 import numpy as np
@@ -39,26 +38,37 @@ def subset_masks(k: int, max_subsets: int = DEFAULT_MAX_SUBSETS, seed: int | Non
     """
     total = 2**k - 1
     if total <= max_subsets:
-        rows = np.zeros((total, k), dtype=bool)
-        i = 0
-        for size in range(1, k + 1):
-            for combo in combinations(range(k), size):
-                rows[i, combo] = True
-                i += 1
-        return rows
+        # every non-empty subset as a bit pattern, study 0 the most significant bit; within one size,
+        # itertools.combinations' lexicographic order is the descending order of these numbers
+        codes = np.arange(1, total + 1, dtype=np.int64)
+        rows = ((codes[:, None] >> np.arange(k - 1, -1, -1)) & 1).astype(bool)
+        return rows[np.lexsort((-codes, rows.sum(axis=1)))]
     rng = np.random.default_rng(seed)
-    seen: set[bytes] = set()
-    out = []
-    while len(out) < max_subsets:
+    if k <= 62:  # each subset is an integer code (study 0 the most significant bit)
+        if total <= 4 * max_subsets:  # most subsets are wanted: a uniform sample without replacement
+            codes = rng.permutation(total)[:max_subsets].astype(np.int64) + 1
+        else:  # few are wanted: draw codes, keep the first occurrence of each
+            codes = np.zeros(0, dtype=np.int64)
+            while codes.size < max_subsets:
+                both = np.concatenate([codes, rng.integers(1, total + 1, size=max_subsets, dtype=np.int64)])
+                _, first = np.unique(both, return_index=True)
+                codes = both[np.sort(first)]
+        return ((codes[:max_subsets, None] >> np.arange(k - 1, -1, -1)) & 1).astype(bool)
+    out = np.zeros((0, k), dtype=bool)
+    while out.shape[0] < max_subsets:  # draw, drop empty and repeated subsets, keep first occurrences
         draw = rng.random((max_subsets, k)) < 0.5
-        for row in draw[draw.any(axis=1)]:
-            key = np.packbits(row).tobytes()
-            if key not in seen:
-                seen.add(key)
-                out.append(row)
-                if len(out) == max_subsets:
-                    break
-    return np.array(out)
+        rows = np.concatenate([out, draw[draw.any(axis=1)]])
+        keys = np.packbits(rows, axis=1)
+        keys = np.ascontiguousarray(keys).view(np.dtype((np.void, keys.shape[1]))).ravel()
+        _, first = np.unique(keys, return_index=True)
+        out = rows[np.sort(first)]
+    return out[:max_subsets]
+
+
+def _member_strings(masks: np.ndarray) -> np.ndarray:
+    """One '0'/'1' string per row, built as bytes in one array operation (not a Python loop per row)."""
+    chars = (masks.astype(np.uint8) + ord("0")).tobytes()
+    return np.frombuffer(chars, dtype=f"S{masks.shape[1]}").astype(str)
 
 
 def _chunks(masks: np.ndarray, size: int) -> Iterator[np.ndarray]:
@@ -113,7 +123,7 @@ def gosh(
     else:
         raise ValueError(f"engine={engine!r} is not valid; choose 'numpy' or 'dask'")
     out = pd.concat(parts, ignore_index=True)
-    out["members"] = ["".join("1" if b else "0" for b in row) for row in masks]
+    out["members"] = _member_strings(masks)
     return out
 
 

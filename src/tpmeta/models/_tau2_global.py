@@ -51,34 +51,19 @@ def upper_bound(k: np.ndarray, p: int | np.ndarray, v_max: np.ndarray, rss: np.n
     return np.maximum((k + p) / kp * v_max, 2.0 * rss / kp)
 
 
-def better_maxima(loglik: LogLik, t_local: np.ndarray, v_min: np.ndarray, upper: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """Analyses whose local solution is beaten by a grid point, with the bracketed maximum there.
-
-    Returns ``(rows, tau2, ll)``: indices into ``t_local``, the refined τ² and its log-likelihood.
-    """
-    n = t_local.size
-    every = np.arange(n)
+def scan(loglik: LogLik, v_min: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The log-likelihood on the grid of step 2: ``(grid, ll)``, both (n, GRID_POINTS + 1)."""
+    n = v_min.size
     lo = np.maximum(v_min * 1e-3, np.finfo(float).tiny)
     hi = np.maximum(upper, lo * (1.0 + 1e-6))
     steps = np.linspace(0.0, 1.0, GRID_POINTS)
-    # the local solution is the last column, so that it is compared with the same arithmetic
-    grid = np.concatenate([np.zeros((n, 1)), lo[:, None] * (hi / lo)[:, None] ** steps[None, :],
-                           np.nan_to_num(t_local)[:, None]], axis=1)  # fmt: skip
-    ll_grid = loglik(every, grid)
-    ll_grid = np.where(np.isnan(ll_grid), -np.inf, ll_grid)
-    ll_local = ll_grid[:, -1] if np.isfinite(t_local).all() else np.where(np.isfinite(t_local), ll_grid[:, -1], -np.inf)
-    ll_grid = ll_grid[:, :-1]
-    grid = grid[:, :-1]
-    best = np.argmax(ll_grid, axis=1)
-    ll_best = ll_grid[every, best]
-    beaten = ll_best > ll_local + 1e-12 * (1.0 + np.abs(ll_best))
-    rows = np.flatnonzero(beaten & np.isfinite(ll_best))
-    if rows.size == 0:
-        return rows, np.empty(0), np.empty(0)
-    j = best[rows]
-    a = grid[rows, np.maximum(j - 1, 0)]
-    b = grid[rows, np.minimum(j + 1, grid.shape[1] - 1)]
+    grid = np.concatenate([np.zeros((n, 1)), lo[:, None] * (hi / lo)[:, None] ** steps[None, :]], axis=1)
+    ll = loglik(np.arange(n), grid)
+    return grid, np.where(np.isnan(ll), -np.inf, ll)
+
+
+def golden(loglik: LogLik, rows: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Golden-section search for a maximum in ``[a, b]`` (step 3), every analysis at once: ``(tau2, ll)``."""
     c = b - _GOLDEN * (b - a)
     d = a + _GOLDEN * (b - a)
     fc, fd = loglik(rows, np.stack([c, d], axis=1)).T
@@ -91,7 +76,32 @@ def better_maxima(loglik: LogLik, t_local: np.ndarray, v_min: np.ndarray, upper:
         fx = loglik(rows, x[:, None])[:, 0]
         c, fc, d, fd = (np.where(left, x, d), np.where(left, fx, fd),
                         np.where(left, c, x), np.where(left, fc, fx))  # fmt: skip
-    t = np.where(fc >= fd, c, d)
-    ll = np.maximum(fc, fd)
+    return np.where(fc >= fd, c, d), np.maximum(fc, fd)
+
+
+def bracket(grid: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The neighbours of grid point ``j`` in each row: an interval that holds a local maximum."""
+    rows = np.arange(grid.shape[0])
+    return grid[rows, np.maximum(j - 1, 0)], grid[rows, np.minimum(j + 1, grid.shape[1] - 1)]
+
+
+def better_maxima(loglik: LogLik, t_local: np.ndarray, v_min: np.ndarray, upper: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Analyses whose local solution is beaten by a grid point, with the bracketed maximum there.
+
+    Returns ``(rows, tau2, ll)``: indices into ``t_local``, the refined τ² and its log-likelihood.
+    """
+    n = t_local.size
+    grid, ll_grid = scan(loglik, v_min, upper)
+    ll_local = loglik(np.arange(n), np.nan_to_num(t_local)[:, None])[:, 0]
+    ll_local = np.where(np.isfinite(t_local) & ~np.isnan(ll_local), ll_local, -np.inf)
+    best = np.argmax(ll_grid, axis=1)
+    ll_best = ll_grid[np.arange(n), best]
+    beaten = ll_best > ll_local + 1e-12 * (1.0 + np.abs(ll_best))
+    rows = np.flatnonzero(beaten & np.isfinite(ll_best))
+    if rows.size == 0:
+        return rows, np.empty(0), np.empty(0)
+    a, b = bracket(grid[rows], best[rows])
+    t, ll = golden(loglik, rows, a, b)
     grid_wins = ll_best[rows] > ll
-    return rows, np.where(grid_wins, grid[rows, j], t), np.where(grid_wins, ll_best[rows], ll)
+    return rows, np.where(grid_wins, grid[rows, best[rows]], t), np.where(grid_wins, ll_best[rows], ll)

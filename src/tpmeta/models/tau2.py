@@ -33,7 +33,7 @@ import numpy as np
 
 from ..options import Method, parse_option
 from ._batched import Batch, generalised_q, rowsum, solve_generalised_q, weighted_mean
-from ._tau2_global import better_maxima, upper_bound
+from ._tau2_global import bracket, golden, scan, upper_bound
 
 __all__ = ["estimate_tau2", "DEFAULT_TOL", "DEFAULT_MAX_ITER"]
 
@@ -87,11 +87,14 @@ def _fisher_scoring(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(RE)ML τ²: the global maximum of the (restricted) likelihood over τ² ≥ 0, every analysis at once.
 
-    The local solution of :func:`_local_fisher_scoring` (from the HE estimate, as metafor) is checked
-    against a scan of ``[0, U]``, the range that must hold the maximum, and replaced where the scan
-    finds a higher likelihood (:mod:`tpmeta.models._tau2_global`). Returns ``(tau2, converged, n_iter)``.
+    The likelihood is scanned over ``[0, U]``, the range that must hold the maximum, and the
+    safeguarded Newton/Fisher iteration (:func:`_local_fisher_scoring`) starts from the best grid
+    point; where it ends below that grid point, a golden-section search of the bracketing grid interval
+    and a second polish take over (:mod:`tpmeta.models._tau2_global`). Starting next to the maximum
+    also saves iterations over metafor's HE start. Returns ``(tau2, converged, n_iter)``.
     """
-    tau2, converged, n_iter = _local_fisher_scoring(batch, reml, tol=tol, max_iter=max_iter)
+    n = batch.y.shape[0]
+    tau2, converged, n_iter = np.zeros(n), np.ones(n, bool), np.zeros(n, int)  # k < 2: τ² = 0
     fit = np.flatnonzero(batch.k >= 2)
     if fit.size == 0:
         return tau2, converged, n_iter
@@ -102,15 +105,23 @@ def _fisher_scoring(
     def loglik(rows: np.ndarray, t: np.ndarray) -> np.ndarray:
         return _log_likelihood_grid(sub, rows, t, reml)
 
-    rows, t_scan, ll_scan = better_maxima(loglik, tau2[fit], np.nanmin(v_present, axis=1), upper)
-    if rows.size:
-        polished, conv, steps = _local_fisher_scoring(sub.take(rows), reml, tol=tol, max_iter=max_iter,
-                                                      start=t_scan)  # fmt: skip
-        keep = loglik(rows, polished[:, None])[:, 0] >= ll_scan
-        idx = fit[rows]
-        tau2[idx] = np.where(keep, polished, t_scan)
-        converged[idx] = conv  # the polishing iteration (within max_iter) decides, as for the local solution
-        n_iter[idx] += steps
+    grid, ll_grid = scan(loglik, np.nanmin(v_present, axis=1), upper)
+    every = np.arange(fit.size)
+    best = np.argmax(ll_grid, axis=1)
+    ll_best = ll_grid[every, best]
+    t, conv, steps = _local_fisher_scoring(sub, reml, tol=tol, max_iter=max_iter, start=grid[every, best])
+    ll_t = loglik(every, t[:, None])[:, 0]
+    off = np.flatnonzero(~(ll_t >= ll_best - 1e-12 * (1.0 + np.abs(ll_best))))  # ended below the grid point
+    if off.size:
+        a, b = bracket(grid[off], best[off])
+        t_gold, ll_gold = golden(loglik, off, a, b)
+        polished, conv_p, steps_p = _local_fisher_scoring(sub.take(off), reml, tol=tol, max_iter=max_iter,
+                                                          start=t_gold)  # fmt: skip
+        keep = loglik(off, polished[:, None])[:, 0] >= ll_gold
+        t[off] = np.where(keep, polished, t_gold)
+        conv[off] = conv_p  # the polishing iteration (within max_iter) decides
+        steps[off] += steps_p
+    tau2[fit], converged[fit], n_iter[fit] = t, conv, steps
     return tau2, converged, n_iter
 
 

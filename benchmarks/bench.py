@@ -1,0 +1,309 @@
+"""tpmeta against metafor, PyMARE and statsmodels: one table, every peer timed in the same run.
+
+    make bench            # or: .venv-bench/bin/python benchmarks/bench.py [--no-r] [--quick] [--json out.json]
+
+Before anything is timed, each peer's estimates on the same data are compared with tpmeta's (a peer
+that disagrees is shown with "≠" and is not a fair comparison). Times are the best of repeated runs
+(the machine is shared and noisy; the minimum is the least disturbed run), per operation; "/s" rows are
+analyses per second. metafor runs in one Rscript process (when Rscript is installed: Debian's
+r-base-core and r-cran-metafor); PyMARE and statsmodels are installed into the benchmark environment
+only (``.venv-bench``), never as dependencies of tpmeta. Goals are those of issue #13. This is a script,
+not a test: speed is never asserted in the suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import timeit
+import warnings
+from pathlib import Path
+
+import numpy as np
+from _common import run_r_json
+
+import tpmeta
+
+ROOT = Path(__file__).resolve().parents[1]
+PEERS = ("metafor", "PyMARE", "statsmodels")
+
+
+def best(fn, number: int, repeat: int = 5) -> float:
+    """Seconds per call: the fastest of ``repeat`` runs of ``number`` calls."""
+    return min(timeit.repeat(fn, number=number, repeat=repeat)) / number
+
+
+def sim(k: int, seed: int = 1, n: int | None = None):
+    rng = np.random.default_rng(seed)
+    v = rng.uniform(0.01, 0.1, (n, k) if n else k)
+    return rng.normal(0.3, np.sqrt(v + 0.05)), v
+
+
+def same(a, b, tol: float) -> bool:
+    return bool(np.allclose(np.asarray(a, float), np.asarray(b, float), rtol=tol, atol=tol))
+
+
+class Table:
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+
+    def add(self, task: str, tpmeta_s: float | None, goal: str = "", rate: bool = False, **peers) -> None:
+        self.rows.append({"task": task, "tpmeta": tpmeta_s, "goal": goal, "rate": rate, **peers})
+
+    @staticmethod
+    def fmt(cell, rate: bool) -> str:
+        if cell is None:
+            return "—"
+        if isinstance(cell, str):
+            return cell
+        seconds, ok = (cell if isinstance(cell, tuple) else (cell, True))
+        text = f"{1 / seconds:,.0f} /s" if rate else (f"{seconds * 1e3:.3g} ms" if seconds < 1 else f"{seconds:.3g} s")
+        return text if ok else f"{text} ≠"
+
+    def print(self) -> None:
+        head = ["task", "tpmeta", *PEERS, "goal"]
+        body = [[r["task"], self.fmt(r["tpmeta"], r["rate"]), *(self.fmt(r.get(p), r["rate"]) for p in PEERS),
+                 r["goal"]] for r in self.rows]  # fmt: skip
+        widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
+        line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+        print(line(head))
+        print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+        for cells in body:
+            print(line(cells))
+
+
+R_SCRIPT = r"""
+suppressPackageStartupMessages(library(metafor))
+args <- jsonlite::fromJSON(Sys.getenv("TPMETA_BENCH"))
+best <- function(expr, n, reps = 3) { f <- substitute(expr); e <- parent.frame()
+  min(sapply(seq_len(reps), function(i) { t0 <- proc.time()[["elapsed"]]; for (j in seq_len(n)) eval(f, e); proc.time()[["elapsed"]] - t0 })) / n }
+out <- list(version = as.character(packageVersion("metafor")))
+reml <- sapply(seq_len(nrow(args$sets_y)), function(s) {
+  yi <- args$sets_y[s, ]; vi <- args$sets_v[s, ]; best(rma(yi, vi, method = "REML"), 20) })
+out$reml_k12 <- median(reml)
+d <- list(y = args$sets_y[1, ], v = args$sets_v[1, ])
+fit <- rma(d$y, d$v, method = "REML")
+out$reml_est <- c(fit$beta[1], fit$tau2)
+out$reml_ci_k12 <- best({ f <- rma(d$y, d$v, method = "REML"); confint(f) }, 20)
+out$dl_k12 <- best(rma(d$y, d$v, method = "DL"), 50)
+out$dl_est <- c(rma(d$y, d$v, method = "DL")$beta[1], rma(d$y, d$v, method = "DL")$tau2)
+out$loo_k12 <- best(leave1out(fit), 5); out$loo_est <- leave1out(fit)$estimate
+out$influence_k12 <- best(influence(fit), 5)
+out$trimfill_k12 <- best(trimfill(fit), 10); out$trimfill_est <- c(trimfill(fit)$k0, trimfill(fit)$beta[1])
+out$egger_k12 <- best(regtest(fit, model = "lm"), 20); out$egger_p <- regtest(fit, model = "lm")$pval
+p <- args$perm
+py <- p$y; pv <- p$v; px <- p$x
+pf <- rma(py, pv, mods = ~ px, method = "REML")
+out$permutest_k100 <- best(permutest(pf, iter = 1000, progbar = FALSE), 1, 1)
+k1 <- args$k1000
+out$reml_k1000 <- best(rma(k1$y, k1$v, method = "REML"), 1, 1)
+out$reml_k1000_est <- rma(k1$y, k1$v, method = "REML")$tau2
+pdf_file <- tempfile(fileext = ".pdf")
+out$forest_pdf_k12 <- best({ pdf(pdf_file, width = 7, height = 4); forest(fit); dev.off() }, 20)
+cat(jsonlite::toJSON(out, auto_unbox = TRUE, digits = NA))
+"""
+
+
+def metafor_results(sets, quick: bool) -> dict:
+    y100, v100 = sim(100, seed=3)
+    x = np.random.default_rng(3).normal(size=100)
+    y1000, v1000 = sim(1000, seed=4)
+    payload = {"sets_y": [y.tolist() for y, _ in sets], "sets_v": [v.tolist() for _, v in sets],
+               "perm": {"y": y100.tolist(), "v": v100.tolist(), "x": x.tolist()},
+               "k1000": {"y": y1000.tolist(), "v": v1000.tolist()}}  # fmt: skip
+    import os
+
+    os.environ["TPMETA_BENCH"] = json.dumps(payload)
+    return run_r_json(R_SCRIPT, timeout=1800)
+
+
+def plain_numpy_reml(y: np.ndarray, v: np.ndarray, tol: float = 1e-10) -> float:
+    """The simplest 1-D NumPy REML (Fisher scoring from HE, no safeguards, no global check): the floor
+    for one large analysis."""
+    k = y.size
+    t = max(0.0, float(np.var(y, ddof=1) - v.mean()))
+    for _ in range(100):
+        w = 1.0 / (v + t)
+        sw = w.sum()
+        r = y - (w @ y) / sw
+        w2 = w * w
+        sw2 = w2.sum()
+        score = (w2 @ (r * r)) - (sw - sw2 / sw)
+        info = sw2 - 2.0 * (w2 @ w) / sw + (sw2 / sw) ** 2
+        new = max(0.0, t + score / info)
+        if abs(new - t) <= tol * (1 + new):
+            return new
+        t = new
+    return t  # pragma: no cover
+
+
+def run(quick: bool, use_r: bool) -> Table:
+    table = Table()
+    sets = [sim(12, seed=s) for s in range(20)]
+    y, v = sets[0]
+    mf = metafor_results(sets, quick) if use_r else {}
+    try:
+        from pymare import Dataset
+        from pymare.estimators import DerSimonianLaird, VarianceBasedLikelihoodEstimator
+    except ImportError:
+        Dataset = None  # noqa: N806
+    try:
+        from statsmodels.stats.meta_analysis import combine_effects
+    except ImportError:
+        combine_effects = None
+    warnings.simplefilter("ignore")
+
+    # ---- single fits, k = 12
+    res = tpmeta.pool(y, v, method="REML", tau2_ci=False)
+    t_reml = float(np.median([best(lambda: tpmeta.pool(a, b, method="REML", tau2_ci=False), 200, 3) for a, b in sets]))
+    peers = {}
+    if mf:
+        peers["metafor"] = (mf["reml_k12"], same(mf["reml_est"], [res.estimate, res.tau2], 1e-6))
+    if Dataset:
+        est = VarianceBasedLikelihoodEstimator(method="REML").fit_dataset(Dataset(y=y, v=v)).params_
+        ok = same([est["fe_params"][0, 0], est["tau2"][0, 0]], [res.estimate, res.tau2], 1e-4)
+        peers["PyMARE"] = (float(np.median([best(lambda: VarianceBasedLikelihoodEstimator(method="REML").fit_dataset(
+            Dataset(y=a, v=b)), 20, 3) for a, b in sets[:5]])), ok)  # fmt: skip
+    table.add("REML fit, k = 12 (median of 20 datasets)", t_reml, "≤ 0.05 ms", **peers)
+    t_ci = float(np.median([best(lambda: tpmeta.pool(a, b, method="REML"), 200, 3) for a, b in sets[:5]]))
+    table.add("REML fit + Q-profile τ² CI, k = 12", t_ci, "", **({"metafor": mf["reml_ci_k12"]} if mf else {}))
+
+    dl = tpmeta.pool(y, v, method="DL", tau2_ci=False)
+    peers = {}
+    if mf:
+        peers["metafor"] = (mf["dl_k12"], same(mf["dl_est"], [dl.estimate, dl.tau2], 1e-9))
+    if Dataset:
+        est = DerSimonianLaird().fit_dataset(Dataset(y=y, v=v)).params_
+        peers["PyMARE"] = (best(lambda: DerSimonianLaird().fit_dataset(Dataset(y=y, v=v)), 200),
+                           same([est["fe_params"][0, 0], est["tau2"][0]], [dl.estimate, dl.tau2], 1e-9))
+    if combine_effects:
+        ce = combine_effects(y, v, method_re="dl")
+        peers["statsmodels"] = (best(lambda: combine_effects(y, v, method_re="dl"), 200),
+                                same([ce.mean_effect_re, ce.tau2], [dl.estimate, dl.tau2], 1e-9))
+    table.add("DL fit, k = 12", best(lambda: tpmeta.pool(y, v, method="DL", tau2_ci=False), 500), "≤ 0.02 ms", **peers)
+
+    # ---- batched
+    n = 20_000 if quick else 100_000
+    Y, V = sim(12, n=n)
+    b_dl = tpmeta.pool_batch(Y, V, method="DL", tau2_ci=False)
+    peers = {}
+    if Dataset:
+        p = DerSimonianLaird().fit_dataset(Dataset(y=Y.T, v=V.T)).params_
+        peers["PyMARE"] = (best(lambda: DerSimonianLaird().fit_dataset(Dataset(y=Y.T, v=V.T)), 1, 3) / n,
+                           same(p["tau2"], b_dl.tau2, 1e-9))
+    table.add(f"batched DL, {n:,} × k = 12", best(lambda: tpmeta.pool_batch(Y, V, method="DL", tau2_ci=False), 1, 3) / n,
+              "≥ 6,000,000 /s", rate=True, **peers)  # fmt: skip
+    b_reml = tpmeta.pool_batch(Y, V, method="REML", tau2_ci=False)
+    peers = {}
+    if Dataset:
+        m = 500
+        p = VarianceBasedLikelihoodEstimator(method="REML").fit_dataset(Dataset(y=Y[:m].T, v=V[:m].T)).params_
+        peers["PyMARE"] = (best(lambda: VarianceBasedLikelihoodEstimator(method="REML").fit_dataset(
+            Dataset(y=Y[:m].T, v=V[:m].T)), 1, 3) / m, same(p["tau2"], b_reml.tau2[:m], 1e-4))  # fmt: skip
+    table.add(f"batched REML, {n:,} × k = 12", best(lambda: tpmeta.pool_batch(Y, V, method="REML", tau2_ci=False), 1, 3) / n,
+              "≥ 1,000,000 /s", rate=True, **peers)  # fmt: skip
+    table.add(f"batched REML + τ² CI, {n:,} × k = 12", best(lambda: tpmeta.pool_batch(Y, V, method="REML"), 1, 3) / n,
+              "CI must not halve the rate", rate=True)  # fmt: skip
+
+    # ---- large k
+    y4, v4 = sim(10_000, seed=5)
+    peers = {}
+    if Dataset:
+        r4 = tpmeta.pool(y4, v4, method="REML", tau2_ci=False)
+        p = VarianceBasedLikelihoodEstimator(method="REML").fit_dataset(Dataset(y=y4, v=v4)).params_
+        peers["PyMARE"] = (best(lambda: VarianceBasedLikelihoodEstimator(method="REML").fit_dataset(Dataset(y=y4, v=v4)), 3),
+                           same(p["tau2"][0, 0], r4.tau2, 1e-4))  # fmt: skip
+    table.add("REML fit, k = 10,000", best(lambda: tpmeta.pool(y4, v4, method="REML", tau2_ci=False), 5), "", **peers)
+    if mf:
+        y3, v3 = sim(1000, seed=4)
+        r3 = tpmeta.pool(y3, v3, method="REML", tau2_ci=False)
+        table.add("REML fit, k = 1,000", best(lambda: tpmeta.pool(y3, v3, method="REML", tau2_ci=False), 20), "",
+                  metafor=(mf["reml_k1000"], same(mf["reml_k1000_est"], r3.tau2, 1e-6)))  # fmt: skip
+    y6, v6 = sim(1_000_000, seed=6)
+    r6 = tpmeta.pool(y6, v6, method="REML", tau2_ci=False)
+    t_plain = best(lambda: plain_numpy_reml(y6, v6), 1, 3)
+    ok = same(plain_numpy_reml(y6, v6), r6.tau2, 1e-8)
+    table.add("REML fit, k = 1,000,000", best(lambda: tpmeta.pool(y6, v6, method="REML", tau2_ci=False), 1, 3),
+              f"≤ 40 ms (plain 1-D NumPy scoring: {t_plain * 1e3:.0f} ms{'' if ok else ' ≠'})")
+
+    # ---- start-up
+    def wall(cmd: list[str]) -> float:
+        return min(_timed(cmd) for _ in range(5))
+
+    table.add("`import tpmeta`", wall([sys.executable, "-c", "import tpmeta"]),
+              f"≤ 0.3 s (`python -c pass`: {wall([sys.executable, '-c', 'pass']) * 1e3:.0f} ms)")
+    table.add("`tpmeta pool --help`", wall([sys.executable, "-m", "tpmeta.cli", "pool", "--help"]), "≤ 0.3 s")
+
+    # ---- analyses, k = 12
+    fit = tpmeta.pool(y, v, method="REML")
+    loo = tpmeta.leave_one_out(fit)
+    table.add("leave-one-out, k = 12", best(lambda: tpmeta.leave_one_out(fit), 200), "",
+              **({"metafor": (mf["loo_k12"], same(mf["loo_est"], loo["estimate"], 1e-6))} if mf else {}))
+    table.add("influence diagnostics, k = 12", best(lambda: tpmeta.influence_diagnostics(fit), 200), "",
+              **({"metafor": mf["influence_k12"]} if mf else {}))
+    tf = tpmeta.trim_and_fill(fit)
+    table.add("trim-and-fill, k = 12", best(lambda: tpmeta.trim_and_fill(fit), 50), "",
+              **({"metafor": (mf["trimfill_k12"], same(mf["trimfill_est"], [tf.k0, tf.filled.estimate], 1e-6))} if mf else {}))
+    eg = tpmeta.egger_test(fit)
+    table.add("Egger's test, k = 12", best(lambda: tpmeta.egger_test(fit), 500), "",
+              **({"metafor": (mf["egger_k12"], same(mf["egger_p"], eg.pvalue, 1e-8))} if mf else {}))
+    y100, v100 = sim(100, seed=3)
+    x = np.random.default_rng(3).normal(size=100)
+    mr = tpmeta.meta_regression(y100, v100, x, method="REML")
+    table.add("permutation test, 1,000 permutations, k = 100", best(lambda: tpmeta.permutation_test(mr, n_perm=1000, seed=1), 1, 3),
+              "≤ 0.1 s", **({"metafor": mf["permutest_k100"]} if mf else {}))  # fmt: skip
+    y16, v16 = sim(16, seed=7)
+    table.add("GOSH, k = 16 (65,535 REML fits)", best(lambda: tpmeta.gosh(y16, v16, "REML"), 1, 3), "≤ 1 s (metafor 205 s, anchors)")
+    if not quick:
+        y20, v20 = sim(20, seed=8)
+        table.add("GOSH, k = 20 (1,048,575 REML fits)", best(lambda: tpmeta.gosh(y20, v20, "REML"), 1, 2), "≤ 2 s")
+
+    # ---- figures and the report
+    from tpmeta import plots
+
+    labels = [f"Study {i + 1} ({2000 + i})" for i in range(12)]
+    fres = tpmeta.pool(y, v, labels=labels)
+    with tempfile.TemporaryDirectory() as tmp:
+        def forest_pdf() -> None:
+            plots.save_figure(plots.forest_plot(fres), Path(tmp) / "forest", formats=("pdf",))
+
+        forest_pdf()
+        table.add("forest plot, k = 12, drawn and saved as PDF", best(forest_pdf, 5, 3), "≤ 50 ms",
+                  **({"metafor": mf["forest_pdf_k12"]} if mf else {}))
+        if not quick:
+            cmd = [str(Path(sys.executable).with_name("tpmeta")), "report", "--out", str(Path(tmp) / "reports")]
+            _timed(cmd)  # warm: kernel spec, font cache, bytecode
+            table.add("warm `tpmeta report` (what `make report` runs)", min(_timed(cmd) for _ in range(2)), "≤ 5 s")
+    if mf:
+        print(f"# metafor {mf.get('version')}", file=sys.stderr)
+    return table
+
+
+def _timed(cmd: list[str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True, cwd=ROOT)
+    return time.perf_counter() - t0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-r", action="store_true", help="skip metafor even if Rscript is installed")
+    parser.add_argument("--quick", action="store_true", help="smaller batches; skip GOSH k = 20 and the report")
+    parser.add_argument("--json", type=Path, help="also write the rows as JSON")
+    args = parser.parse_args(argv)
+    print(f"# {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
+          f"NumPy {np.__version__}, tpmeta {tpmeta.__version__}; best of repeated runs, same process")  # fmt: skip
+    table = run(args.quick, not args.no_r)
+    table.print()
+    if args.json:
+        args.json.write_text(json.dumps(table.rows, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
