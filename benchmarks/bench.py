@@ -44,6 +44,11 @@ def sim(k: int, seed: int = 1, n: int | None = None):
     return rng.normal(0.3, np.sqrt(v + 0.05)), v
 
 
+#: metafor's default control stops REML when τ² changes by less than 1e-5, so its REML values agree
+#: with tpmeta's (converged to 1e-10) to about 1e-5 relative; PyMARE's optimiser is looser still.
+METAFOR_ITERATIVE = 1e-4
+
+
 def same(a, b, tol: float) -> bool:
     return bool(np.allclose(np.asarray(a, float), np.asarray(b, float), rtol=tol, atol=tol))
 
@@ -125,7 +130,6 @@ def metafor_results(sets, quick: bool) -> dict:
 def plain_numpy_reml(y: np.ndarray, v: np.ndarray, tol: float = 1e-10) -> float:
     """The simplest 1-D NumPy REML (Fisher scoring from HE, no safeguards, no global check): the floor
     for one large analysis."""
-    k = y.size
     t = max(0.0, float(np.var(y, ddof=1) - v.mean()))
     for _ in range(100):
         w = 1.0 / (v + t)
@@ -163,7 +167,7 @@ def run(quick: bool, use_r: bool) -> Table:
     t_reml = float(np.median([best(lambda: tpmeta.pool(a, b, method="REML", tau2_ci=False), 200, 3) for a, b in sets]))
     peers = {}
     if mf:
-        peers["metafor"] = (mf["reml_k12"], same(mf["reml_est"], [res.estimate, res.tau2], 1e-6))
+        peers["metafor"] = (mf["reml_k12"], same(mf["reml_est"], [res.estimate, res.tau2], METAFOR_ITERATIVE))
     if Dataset:
         est = VarianceBasedLikelihoodEstimator(method="REML").fit_dataset(Dataset(y=y, v=v)).params_
         ok = same([est["fe_params"][0, 0], est["tau2"][0, 0]], [res.estimate, res.tau2], 1e-4)
@@ -223,7 +227,7 @@ def run(quick: bool, use_r: bool) -> Table:
         y3, v3 = sim(1000, seed=4)
         r3 = tpmeta.pool(y3, v3, method="REML", tau2_ci=False)
         table.add("REML fit, k = 1,000", best(lambda: tpmeta.pool(y3, v3, method="REML", tau2_ci=False), 20), "",
-                  metafor=(mf["reml_k1000"], same(mf["reml_k1000_est"], r3.tau2, 1e-6)))  # fmt: skip
+                  metafor=(mf["reml_k1000"], same(mf["reml_k1000_est"], r3.tau2, METAFOR_ITERATIVE)))  # fmt: skip
     y6, v6 = sim(1_000_000, seed=6)
     r6 = tpmeta.pool(y6, v6, method="REML", tau2_ci=False)
     t_plain = best(lambda: plain_numpy_reml(y6, v6), 1, 3)
@@ -243,12 +247,12 @@ def run(quick: bool, use_r: bool) -> Table:
     fit = tpmeta.pool(y, v, method="REML")
     loo = tpmeta.leave_one_out(fit)
     table.add("leave-one-out, k = 12", best(lambda: tpmeta.leave_one_out(fit), 200), "",
-              **({"metafor": (mf["loo_k12"], same(mf["loo_est"], loo["estimate"], 1e-6))} if mf else {}))
+              **({"metafor": (mf["loo_k12"], same(mf["loo_est"], loo["estimate"], METAFOR_ITERATIVE))} if mf else {}))
     table.add("influence diagnostics, k = 12", best(lambda: tpmeta.influence_diagnostics(fit), 200), "",
               **({"metafor": mf["influence_k12"]} if mf else {}))
     tf = tpmeta.trim_and_fill(fit)
     table.add("trim-and-fill, k = 12", best(lambda: tpmeta.trim_and_fill(fit), 50), "",
-              **({"metafor": (mf["trimfill_k12"], same(mf["trimfill_est"], [tf.k0, tf.filled.estimate], 1e-6))} if mf else {}))
+              **({"metafor": (mf["trimfill_k12"], same(mf["trimfill_est"], [tf.k0, tf.filled.estimate], METAFOR_ITERATIVE))} if mf else {}))
     eg = tpmeta.egger_test(fit)
     table.add("Egger's test, k = 12", best(lambda: tpmeta.egger_test(fit), 500), "",
               **({"metafor": (mf["egger_k12"], same(mf["egger_p"], eg.pvalue, 1e-8))} if mf else {}))
@@ -261,7 +265,8 @@ def run(quick: bool, use_r: bool) -> Table:
     table.add("GOSH, k = 16 (65,535 REML fits)", best(lambda: tpmeta.gosh(y16, v16, "REML"), 1, 3), "≤ 1 s (metafor 205 s, anchors)")
     if not quick:
         y20, v20 = sim(20, seed=8)
-        table.add("GOSH, k = 20 (1,048,575 REML fits)", best(lambda: tpmeta.gosh(y20, v20, "REML"), 1, 2), "≤ 2 s")
+        table.add("GOSH, k = 20 (all 1,048,575 subsets, REML)",
+                  best(lambda: tpmeta.gosh(y20, v20, "REML", max_subsets=2**20), 1, 2), "≤ 2 s")
 
     # ---- figures and the report
     from tpmeta import plots
