@@ -13,6 +13,7 @@ import pytest
 import tpmeta
 from tpmeta.cli import main
 from tpmeta.dataset import journal as addstudy
+from tpmeta.dataset import transaction
 from tpmeta.review.build import add_study
 
 MINI = Path(__file__).resolve().parents[1] / "data" / "mini_studies"
@@ -125,10 +126,10 @@ def test_interrupt_during_write_restores_everything(mini, new_trial, monkeypatch
             raise KeyboardInterrupt
         return real_replace(src, dst)
 
-    monkeypatch.setattr(addstudy.os, "replace", flaky)
+    monkeypatch.setattr(transaction.os, "replace", flaky)
     with pytest.raises(KeyboardInterrupt):
         add_study(new_trial, mini)
-    monkeypatch.setattr(addstudy.os, "replace", real_replace)
+    monkeypatch.setattr(transaction.os, "replace", real_replace)
     assert _digest(mini) == before
     assert not list(mini.glob(".*"))  # no journal, no temporary files
 
@@ -148,15 +149,13 @@ def test_crash_midway_is_recovered_on_next_use(mini, new_trial, monkeypatch):
             raise Killed
         return real_replace(src, dst)
 
-    monkeypatch.setattr(addstudy.os, "replace", dies)
-    monkeypatch.setattr(addstudy, "recover", lambda studies: False)  # a killed process runs no cleanup
+    monkeypatch.setattr(transaction.os, "replace", dies)
+    monkeypatch.setattr(transaction, "recover", lambda studies: False)  # a killed process runs no cleanup
     with pytest.raises(Killed):
         add_study(new_trial, mini)
     monkeypatch.undo()
-    for leftover in mini.glob(".trials.csv.*"):
+    for leftover in mini.glob(".tpmeta-stage-*"):
         leftover.unlink()  # orphaned temp files are harmless; remove to compare
-    for leftover in mini.glob(".outcomes.csv.*"):
-        leftover.unlink()
     assert (mini / addstudy.JOURNAL).exists() and _digest(mini) != before
     assert addstudy.recover(mini)
     assert _digest(mini) == before

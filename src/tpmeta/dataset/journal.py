@@ -8,12 +8,10 @@ Safety:
 * The new dataset is assembled and validated in a scratch copy; invalid input writes nothing.
 * Existing rows are kept byte for byte (read and written as text) and each CSV is kept sorted by its
   primary key, so version-control diffs show only the new rows.
-* The commit is journaled: the files about to change are first copied into
-  ``studies/.add-study-journal/`` (with a marker written last); then each file is replaced with
-  ``os.replace`` (atomic on POSIX); then the journal is removed. Ctrl-C is held off during the
-  replacements, and if anything fails midway the originals are restored at once. If the process is
-  killed midway, the next call of :func:`recover` (run by every ``commit_study``) restores
-  them, so the dataset is always either exactly as before or completely updated.
+* The whole read–validate–write holds the dataset lock, so two ``add-study`` runs at once take turns.
+* The write is journaled (:mod:`tpmeta.dataset.transaction`): a crash, kill or Ctrl-C at any moment
+  leaves the dataset exactly as before or completely updated; the next write or read rolls an
+  interrupted write back.
 """
 
 from __future__ import annotations
@@ -21,11 +19,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import shutil
-import signal
 import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
@@ -33,12 +28,12 @@ import pandas as pd
 
 from ..errors import DataProblem, StudyDataError
 from .studies import StudyData, load_studies, validate_studies
+from .transaction import JOURNAL, dataset_lock, recover, replace_files
 
 T = TypeVar("T")
 
-__all__ = ["commit_study", "read_study_file", "recover", "JOURNAL"]
+__all__ = ["commit_study", "read_study_file", "recover", "JOURNAL"]  # recover, JOURNAL: from .transaction
 
-JOURNAL = ".add-study-journal"
 _TABLES = ("trials", "outcomes", "contrasts", "registrations", "rob2", "pedro")
 _LISTS = ("outcomes", "contrasts", "registrations", "rob2")
 
@@ -103,86 +98,62 @@ def _fields(descriptor: dict) -> dict[str, list[str]]:
     return {r["name"]: [f["name"] for f in r["schema"]["fields"]] for r in descriptor["resources"]}
 
 
+def _read_records(path: Path) -> tuple[list[str], list[dict[str, str]], list[str], str]:
+    """``(header, records as dicts, raw text of each record, line terminator)`` of a CSV file.
+
+    Records are read with the csv module, so a quoted field may hold a line break; the raw text of each
+    record (all its lines) is kept so that existing rows are written back byte for byte.
+    """
+    text = path.read_bytes().decode("utf-8")
+    if not text:
+        return [], [], [], "\n"
+    terminator = "\r\n" if text.split("\n", 1)[0].endswith("\r") else "\n"
+    lines = iter(text.splitlines(keepends=True))
+    consumed: list[str] = []
+
+    def feed() -> Iterator[str]:
+        for line in lines:
+            consumed.append(line)
+            yield line
+
+    reader = csv.reader(feed())
+    header = next(reader)
+    consumed.clear()
+    records, raws = [], []
+    for fields in reader:
+        raw = "".join(consumed)
+        consumed.clear()
+        if not any(f.strip() for f in fields):
+            continue
+        records.append(dict(zip(header, fields)))
+        raws.append(raw if raw.endswith(("\n", "\r")) else raw + terminator)
+    return header, records, raws, terminator
+
+
 def _merged_csv(original: Path, fields: list[str], key: list[str], new_rows: list[dict[str, Any]], label: str) -> str:
-    """The file's text with the new rows inserted in key order; existing lines kept verbatim."""
-    text = original.read_text(encoding="utf-8") if original.exists() else ",".join(fields) + "\n"
-    lines = text.splitlines(keepends=True)
-    header = next(csv.reader([lines[0]]))
+    """The file's text with the new rows inserted in key order; existing records kept byte for byte
+    (line endings included), new ones written with the file's own line terminator."""
+    if original.exists():
+        header, records, raws, terminator = _read_records(original)
+        head_text = original.read_bytes().decode("utf-8").splitlines(keepends=True)[0]
+    else:
+        header, records, raws, terminator = list(fields), [], [], "\n"
+        head_text = ",".join(fields) + terminator
     unknown = sorted({k for r in new_rows for k in r} - set(header))
     if unknown:
         raise StudyDataError(DataProblem(f"unknown column(s) {unknown} for {label}", file=label,
                                          fix=f"use the columns of {label}: {', '.join(header)}"))  # fmt: skip
-    records = [(list(next(csv.reader([line]))), line) for line in lines[1:] if line.strip()]
+    entries = list(zip(records, raws))
     for row in new_rows:
         buf = io.StringIO()
-        csv.writer(buf, lineterminator="\n").writerow([_text(row.get(col)) for col in header])
-        records.append((next(csv.reader([buf.getvalue()])), buf.getvalue()))
-    idx = [header.index(k) for k in key if k in header] or [0]
-    records.sort(key=lambda r: tuple(r[0][i] if i < len(r[0]) else "" for i in idx))
-    if not lines[0].endswith("\n"):
-        lines[0] += "\n"
-    return lines[0] + "".join(line if line.endswith("\n") else line + "\n" for _, line in records)
-
-
-def recover(studies: str | Path) -> bool:
-    """Finish or undo an interrupted commit: restore the journaled originals. True if it did."""
-    journal = Path(studies) / JOURNAL
-    if not journal.exists():
-        return False
-    marker = journal / "COMPLETE"
-    if marker.exists():  # replacements may have started: put every original back
-        for name in json.loads(marker.read_text()):
-            backup, target = journal / name, Path(studies) / name
-            if backup.exists():
-                os.replace(backup, target)
-            elif target.exists():  # the file did not exist before
-                target.unlink()
-    shutil.rmtree(journal)
-    return True
-
-
-@contextmanager
-def _no_interrupts() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM until the block ends (main thread only), then deliver them."""
-    try:
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    except (AttributeError, ValueError):  # pragma: no cover - platforms without sigmask
-        old = None
-    try:
-        yield
-    finally:
-        if old is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
-def _commit(studies: Path, new_texts: dict[str, str]) -> None:
-    journal = studies / JOURNAL
-    journal.mkdir()
-    for name in new_texts:
-        src = studies / name
-        if src.exists():
-            shutil.copy2(src, journal / name)
-    (journal / "COMPLETE").write_text(json.dumps(sorted(new_texts)))  # the journal is usable from here on
-    staged = {}
-    for name, text in new_texts.items():
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=studies)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        staged[name] = tmp
-    try:
-        with _no_interrupts():
-            for name, tmp in staged.items():
-                os.replace(tmp, studies / name)
-    except BaseException:
-        recover(studies)
-        raise
-    finally:
-        for tmp in staged.values():
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    shutil.rmtree(journal)
+        values = {col: _text(row.get(col)) for col in header}
+        csv.writer(buf, lineterminator=terminator).writerow([values[col] for col in header])
+        entries.append((values, buf.getvalue()))
+    order = [k for k in key if k in header] or header[:1]
+    entries.sort(key=lambda e: tuple(e[0].get(k, "") for k in order))
+    if not head_text.endswith(("\n", "\r")):
+        head_text += terminator
+    return head_text + "".join(raw for _, raw in entries)
 
 
 def commit_study(file: str | Path, studies: str | Path = "studies", *, dry_run: bool = False,
@@ -201,16 +172,26 @@ def commit_study(file: str | Path, studies: str | Path = "studies", *, dry_run: 
         (every problem listed; nothing is written).
     """
     studies = Path(studies)
-    recover(studies)
     rows = read_study_file(file)
+    with dataset_lock(studies):  # one writer at a time, from the first read to the last write
+        recover(studies)
+        changes = _add_locked(file, studies, rows, dry_run, compare)
+    return changes
+
+
+def _add_locked(file: str | Path, studies: Path, rows: dict[str, list[dict[str, Any]]], dry_run: bool,
+                compare: Callable[[StudyData, StudyData], T] | None) -> T | None:  # fmt: skip
+    if not (studies / "datapackage.json").is_file():
+        raise StudyDataError(DataProblem("no datapackage.json here", file=str(studies),
+                                         fix="give the dataset folder with --studies (e.g. studies)"))  # fmt: skip
     descriptor = json.loads((studies / "datapackage.json").read_text())
     fields, keys = _fields(descriptor), _keys(descriptor)
     study_id = str(rows["trials"][0].get("study_id", "")).strip()
     if not study_id:
         raise StudyDataError(DataProblem("the trial has no study_id", file=str(file), column="study_id",
                                          fix="add study_id, e.g. surname + year: smith2021"))  # fmt: skip
-    existing = pd.read_csv(studies / "trials.csv", dtype=str, keep_default_na=False)["study_id"]
-    if study_id in set(existing):
+    existing = {r["study_id"] for r in _read_records(studies / "trials.csv")[1]}
+    if study_id in existing:
         raise StudyDataError(DataProblem("a trial with this study_id is already in the dataset", file=str(file),
                                          column="study_id", value=study_id,
                                          fix="choose another study_id (e.g. add a, b) or edit the CSVs directly"))  # fmt: skip
@@ -222,13 +203,13 @@ def commit_study(file: str | Path, studies: str | Path = "studies", *, dry_run: 
     before = load_studies(studies)
     with tempfile.TemporaryDirectory() as scratch:
         scratch_dir = Path(scratch) / studies.name
-        shutil.copytree(studies, scratch_dir, ignore=shutil.ignore_patterns(JOURNAL, ".*"))
+        shutil.copytree(studies, scratch_dir, ignore=shutil.ignore_patterns(".*"))
         for name, text in new_texts.items():
-            (scratch_dir / name).write_text(text, encoding="utf-8")
+            (scratch_dir / name).write_bytes(text.encode("utf-8"))
         report = validate_studies(scratch_dir)
         if not report.ok:
             raise StudyDataError(list(report.errors))
         changes = compare(before, load_studies(scratch_dir, validate=False)) if compare is not None else None
     if not dry_run:
-        _commit(studies, new_texts)
+        replace_files(studies, new_texts)
     return changes

@@ -22,6 +22,7 @@ import pandas as pd
 
 from .._results import ResultMixin
 from ..errors import DataProblem, StudyDataError
+from .transaction import recover_if_needed
 
 __all__ = [
     "StudyData",
@@ -224,6 +225,7 @@ def load_studies(path: str | Path = DEFAULT_STUDIES_DIR, *, validate: bool = Tru
     >>> data.trials.shape  # doctest: +SKIP
     """
     path = Path(path)
+    recover_if_needed(path)  # an add-study killed midway is rolled back before anything is read
     if validate:
         report = validate_studies(path)
         if not report.ok:
@@ -478,11 +480,13 @@ def _plain(value: object) -> object:
 
 
 def validate_studies(path: str | Path = DEFAULT_STUDIES_DIR) -> ValidationReport:
-    """Check the dataset against its schema and the cross-checks; never changes the data.
+    """Check the dataset against its schema and the cross-checks; never changes the data (but first rolls
+    back an add-study that was killed midway, so that what is checked is a dataset that was written whole).
 
     Returns a :class:`ValidationReport`; ``report.ok`` is False when there are errors.
     """
     path = Path(path)
+    recover_if_needed(path)
     descriptor_path = path / "datapackage.json"
     if not descriptor_path.is_file():
         return ValidationReport(str(path), errors=(DataProblem(

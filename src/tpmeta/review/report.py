@@ -67,10 +67,11 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
 
 
 def data_hash(studies: str | Path) -> str:
-    """SHA-256 over the dataset's files (names and bytes, in sorted order)."""
+    """SHA-256 over the dataset's files (names and bytes, in sorted order); hidden files (the journal and
+    temporary files of an interrupted write) are not part of the dataset and do not count."""
     digest = hashlib.sha256()
     for file in sorted(Path(studies).glob("*")):
-        if file.is_file():
+        if file.is_file() and not file.name.startswith("."):
             digest.update(file.name.encode() + b"\0" + file.read_bytes())
     return digest.hexdigest()
 
@@ -190,6 +191,8 @@ def build_report(
     if not sources:
         raise ReportError(f"{notebooks}: no notebooks (*.py, jupytext percent format) found")
     out.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in out.parent.glob(f".{out.name}-*"):  # from a build that was killed
+        shutil.rmtree(leftover, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
         output_paths(tmp)
