@@ -80,3 +80,36 @@ def test_forest_exports_every_format(tmp_path, capsys):
             assert round(im.info["dpi"][0]) == 600
     assert main(["forest", "--outcome", "quality_of_life"]) == 1
     assert "no analysis of outcome" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("yi,vi\n0.1,0.01,9\n0.3,0.02,9\n", "line 2: 3 fields where the header has 2"),  # pandas would shift columns
+        ("yi,yi,vi\n0.1,0.2,0.01\n0.3,0.1,0.02\n", "'yi' appear more than once"),
+        ("yi,vi\n0.1,0.01\n0,3,0.02\n", "line 3: 3 fields"),  # a decimal comma
+        ("", "empty"),
+    ],
+)
+@pytest.mark.parametrize("command", ["pool", "gosh"])
+def test_malformed_csv_is_refused_with_file_and_line(tmp_path, capsys, text, fragment, command):
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    assert main([command, str(path)]) == 1
+    err = capsys.readouterr().err
+    assert fragment in err and "Traceback" not in err
+
+
+def test_gosh_checks_its_input_like_pool(tmp_path, capsys):
+    path = tmp_path / "neg.csv"
+    path.write_text("yi,vi\n0.1,0.01\n0.3,-0.02\n0.2,0.03\n")
+    assert main(["gosh", str(path)]) == 1
+    assert "row 3, column 'vi'" in capsys.readouterr().err
+
+
+def test_effects_without_sd_columns_names_them(tmp_path, capsys):
+    path = tmp_path / "nosd.csv"
+    path.write_text("m1i,n1i,m2i,n2i\n1,10,2,10\n")
+    assert main(["effects", str(path), "--measure", "SMD"]) == 1
+    err = capsys.readouterr().err
+    assert "column 'sd1i' is missing" in err and "Traceback" not in err

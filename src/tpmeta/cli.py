@@ -11,8 +11,9 @@ import json
 import math
 import sys
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 import tpmeta
 
@@ -29,16 +30,42 @@ class CliError(Exception):
 
 
 def read_csv(path: str | Path) -> pd.DataFrame:
-    """Read a CSV for a command; the index is set to the CSV line number (header = line 1)."""
+    """Read a CSV for a command; the index is the CSV line number (header = line 1).
+
+    Every row must have as many fields as the header (pandas would otherwise turn an extra field into an
+    index and shift every column), and column names must be unique.
+    """
+    import csv
+
     import pandas as pd  # here, not at the top: `tpmeta --help` should not wait for pandas
 
     path = Path(path)
     if not path.is_file():
         raise CliError(f"{path}: no such file")
     try:
-        frame = pd.read_csv(path)
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise CliError(f"{path}: cannot be read as CSV ({exc}); save it as UTF-8 CSV") from None
+    rows = [r for r in rows if any(cell.strip() for cell in r)]
+    if not rows:
+        raise CliError(f"{path}: the file is empty; it needs a header line and one line per study")
+    header = [h.strip() for h in rows[0]]
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        raise CliError(f"{path}: line 1: column name(s) {', '.join(map(repr, repeated))} appear more than once; "
+                       "rename or remove the extra column")  # fmt: skip
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        for row in reader:
+            if any(cell.strip() for cell in row) and len(row) != len(header):
+                raise CliError(f"{path}: line {reader.line_num}: {len(row)} fields where the header has "
+                               f"{len(header)}; check for a stray comma (a decimal comma?) or a missing value")  # fmt: skip
+    try:
+        frame = pd.read_csv(path, index_col=False, skip_blank_lines=True)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise CliError(f"{path}: cannot be read as CSV ({exc})") from None
+    frame.columns = header
     frame.index = range(2, len(frame) + 2)
     return frame
 
@@ -88,18 +115,12 @@ def _add_format(p: argparse.ArgumentParser, choices: tuple[str, ...] = ("table",
 # ---- commands --------------------------------------------------------------------------------
 
 
-def cmd_pool(args: argparse.Namespace) -> int:
-    frame = read_csv(args.file)
-    for col in (args.yi, args.vi):
-        if col not in frame.columns:
-            raise CliError(f"{args.file}: column '{col}' is missing (columns: {', '.join(frame.columns)}); "
-                           f"name the columns with --yi and --vi")  # fmt: skip
-    labels = frame[args.label].astype(str).tolist() if args.label in frame.columns else None
+@contextmanager
+def _csv_lines(args: argparse.Namespace) -> Iterator[None]:
+    """Problems found by the API name positions and yi/vi; say the CSV file, line and column instead."""
     try:
-        res = tpmeta.pool(frame[args.yi], frame[args.vi], method=args.method, test=args.test,
-                          level=args.level, labels=labels)  # fmt: skip
+        yield
     except tpmeta.StudyDataError as exc:
-        # rows in messages are positions; translate to CSV lines
         problems = [
             tpmeta.DataProblem(p.message, file=str(args.file),
                                row=None if p.row is None else int(p.row) + 2,
@@ -108,6 +129,18 @@ def cmd_pool(args: argparse.Namespace) -> int:
             for p in exc.problems
         ]  # fmt: skip
         raise tpmeta.StudyDataError(problems) from None
+
+
+def cmd_pool(args: argparse.Namespace) -> int:
+    frame = read_csv(args.file)
+    for col in (args.yi, args.vi):
+        if col not in frame.columns:
+            raise CliError(f"{args.file}: column '{col}' is missing (columns: {', '.join(frame.columns)}); "
+                           f"name the columns with --yi and --vi")  # fmt: skip
+    labels = frame[args.label].astype(str).tolist() if args.label in frame.columns else None
+    with _csv_lines(args):
+        res = tpmeta.pool(frame[args.yi], frame[args.vi], method=args.method, test=args.test,
+                          level=args.level, labels=labels)  # fmt: skip
     if args.format == "json":
         print_json(res.to_dict())
     else:
@@ -192,8 +225,9 @@ def cmd_gosh(args: argparse.Namespace) -> int:
     for col in (args.yi, args.vi):
         if col not in frame.columns:
             raise CliError(f"{args.file}: column '{col}' is missing; name the columns with --yi and --vi")
-    out = tpmeta.gosh(frame[args.yi].to_numpy(float), frame[args.vi].to_numpy(float), args.method,
-                      test=args.test, max_subsets=args.max_subsets, seed=args.seed, engine=args.engine)  # fmt: skip
+    with _csv_lines(args):
+        out = tpmeta.gosh(frame[args.yi].tolist(), frame[args.vi].tolist(), args.method, test=args.test,
+                          max_subsets=args.max_subsets, seed=args.seed, engine=args.engine)  # fmt: skip
     print_frame(out, args.format)
     return 0
 

@@ -80,3 +80,29 @@ def test_smd_change_uses_change_sd():
     frame["ri"] = 1.5
     with pytest.raises(tpmeta.StudyDataError, match="correlation"):
         tpmeta.effect_sizes(frame, "SMD_CHANGE")
+
+
+def test_infinite_and_huge_numbers_are_refused():
+    with pytest.raises(tpmeta.StudyDataError, match="finite number of a usable size") as info:
+        tpmeta.effect_sizes(_cont(sd1i=[np.inf, 1.1], m2i=[3.0, 1e300]), "SMD")
+    assert {p.column for p in info.value.problems} == {"sd1i", "m2i"}
+
+
+@pytest.mark.parametrize(("kwargs", "fragment"), [({"add": -0.5}, "add="), ({"level": 95}, "level=")])
+def test_bad_options_are_refused(kwargs, fragment):
+    data = pd.DataFrame({"estimate": [0.5], "ci_low": [0.1], "ci_high": [0.9], "ai": [1], "bi": [9], "ci": [0], "di": [10]})
+    measure = "OR" if "add" in kwargs else "GENERIC"
+    with pytest.raises(ValueError, match=fragment):
+        tpmeta.effect_sizes(data, measure, **kwargs)
+
+
+def test_zero_cells_without_correction_warn():
+    data = pd.DataFrame({"ai": [0, 3], "bi": [10, 7], "ci": [2, 4], "di": [8, 6]})
+    with pytest.warns(tpmeta.DataWarning, match="infinite"):
+        out = tpmeta.effect_sizes(data, "OR", to="none")
+    assert not np.isfinite(out["yi"].iloc[0])
+
+
+def test_pool_refuses_effects_that_would_overflow():
+    with pytest.raises(tpmeta.StudyDataError, match="usable size"):
+        tpmeta.pool([1e300, 0.2, 0.3], [0.01, 0.02, 0.03])

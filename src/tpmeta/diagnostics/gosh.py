@@ -15,7 +15,8 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
-from ..models.pooling import pool_batch
+from ..errors import DataProblem, StudyDataError
+from ..models.pooling import _validate_study_arrays, pool_batch
 from ..options import Method, Test, parse_option
 
 __all__ = ["gosh", "subset_masks", "DEFAULT_MAX_SUBSETS", "DEFAULT_CHUNK"]
@@ -111,10 +112,9 @@ def gosh(
     """
     method = parse_option(Method, method, "method")
     test = parse_option(Test, test, "test")
-    y = np.asarray(yi, dtype=float)
-    v = np.asarray(vi, dtype=float)
-    if y.ndim != 1 or y.shape != v.shape or y.size < 2:
-        raise ValueError("gosh needs 1-D yi and vi of equal length, at least 2 studies")
+    y, v = _validate_study_arrays(yi, vi, None)  # the same checks as pool(): finite yi, positive vi
+    if y.size < 2:
+        raise StudyDataError(DataProblem("GOSH needs at least 2 studies", column="yi", fix="pass two or more studies"))
     masks = subset_masks(y.size, max_subsets, seed)
     if engine == "numpy":
         parts = [_fit_chunk(y, v, block, method, test) for block in _chunks(masks, chunk)]

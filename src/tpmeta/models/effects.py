@@ -20,13 +20,14 @@ Formulas (metafor 3.8 defaults, Viechtbauer 2010, doi:10.18637/jss.v036.i03):
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import special
 
-from ..errors import DataProblem, StudyDataError
+from ..errors import DataProblem, DataWarning, StudyDataError
 from ..options import Measure, ZeroCells, parse_option
 from .conversions import sd_of_change
 
@@ -56,6 +57,10 @@ def hedges_correction(m: Any) -> np.ndarray:
     return np.exp(special.gammaln(m / 2) - 0.5 * np.log(m / 2) - special.gammaln((m - 1) / 2))
 
 
+#: Largest magnitude accepted for an input number: squares and sums of squares stay finite.
+_LARGEST = 1e100
+
+
 class _Reader:
     """Reads numeric columns from a frame and collects problems with their row and column."""
 
@@ -72,10 +77,19 @@ class _Reader:
                     fix=f"add the column, or name the column that holds it: {key}='your_column'"))  # fmt: skip
             return None
         raw = self.data[col]
+        if isinstance(raw, pd.DataFrame):  # the column name appears twice
+            self.problems.append(DataProblem(f"column '{col}' appears more than once", file=self.source,
+                                             column=col, fix="keep one column of that name"))  # fmt: skip
+            return None
         values = pd.to_numeric(raw, errors="coerce").astype(float)
         for idx in values.index[values.isna() & raw.notna()]:
             self.problems.append(DataProblem("not a number", file=self.source, row=idx, column=col,
                                              value=raw[idx], fix="write a plain number"))  # fmt: skip
+        for idx in values.index[np.isinf(values) | (values.abs() > _LARGEST)]:
+            self.problems.append(DataProblem("not a finite number of a usable size", file=self.source, row=idx,
+                                             column=col, value=raw[idx],
+                                             fix=f"write the reported number (|x| ≤ {_LARGEST:.0e})"))  # fmt: skip
+            values[idx] = np.nan
         if required:
             for idx in values.index[raw.isna()]:
                 self.problems.append(DataProblem("value is missing", file=self.source, row=idx,
@@ -83,8 +97,8 @@ class _Reader:
                                                  fix="fill it in, or leave the row out of this analysis"))  # fmt: skip
         return values
 
-    def check(self, values: pd.Series | None, key: str, bad: pd.Series, message: str, fix: str) -> None:
-        if values is None:
+    def check(self, values: pd.Series | None, key: str, bad: pd.Series | None, message: str, fix: str) -> None:
+        if values is None or bad is None:
             return
         col = self.names.get(key, key)
         for idx in values.index[bad.fillna(False).astype(bool)]:
@@ -108,8 +122,10 @@ def _continuous(r: _Reader, measure: Measure) -> tuple[np.ndarray, np.ndarray]:
             r.column(k) for k in ("sd1i_pre", "sd1i_post", "sd2i_pre", "sd2i_post", "ri")
         )
         for key, s in (("sd1i_pre", pre1), ("sd1i_post", post1), ("sd2i_pre", pre2), ("sd2i_post", post2)):
+            if s is None:
+                continue
             r.check(s, key, s <= 0, "SD must be positive", "check the SD (a SE or variance by mistake?)")
-        r.check(ri, "ri", (ri <= -1) | (ri >= 1), "correlation must lie strictly between -1 and 1",
+        r.check(ri, "ri", None if ri is None else (ri <= -1) | (ri >= 1), "correlation must lie strictly between -1 and 1",
                 "give the pre-post correlation, e.g. from another trial or the review protocol")  # fmt: skip
         r.raise_if_any()
         s1 = sd_of_change(pre1, post1, ri)
@@ -117,6 +133,8 @@ def _continuous(r: _Reader, measure: Measure) -> tuple[np.ndarray, np.ndarray]:
     else:
         sd1, sd2 = r.column("sd1i"), r.column("sd2i")
         for key, s in (("sd1i", sd1), ("sd2i", sd2)):
+            if s is None:  # missing column: already reported
+                continue
             bad = s <= 0 if measure is not Measure.MD else s < 0
             r.check(s, key, bad, "SD must be positive" if measure is not Measure.MD else
                     "SD cannot be negative", "check the SD (a SE or variance by mistake?)")  # fmt: skip
@@ -270,6 +288,12 @@ def effect_sizes(
             f"unknown column option(s) {sorted(unknown)} for measure {measure.value}; "
             f"valid: {sorted(allowed)}"
         )
+    add = float(add)
+    if not (np.isfinite(add) and add >= 0):
+        raise ValueError(f"add={add!r} must be a number ≥ 0 (metafor's default is 0.5)")
+    level = float(level)
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level={level!r} must be a proportion in (0, 1), e.g. 0.95")
     reader = _Reader(data, dict(columns), source)
     out = data.copy()
     if measure in (Measure.MD, Measure.SMD, Measure.SMD_CHANGE):
@@ -277,7 +301,13 @@ def effect_sizes(
     elif measure is Measure.GENERIC:
         yi, vi = _generic(reader, ratio, level)
     else:
-        yi, vi, corrected = _binary(reader, measure, float(add), to)
+        yi, vi, corrected = _binary(reader, measure, add, to)
         out["zero_cell_corrected"] = corrected
+        infinite = ~(np.isfinite(yi) & np.isfinite(vi))
+        if infinite.any():
+            rows = [str(i) for i in np.asarray(data.index)[infinite]]
+            warnings.warn(f"{measure.value}: rows {', '.join(rows)} have zero cells and no continuity correction "
+                          f"(to={to.value!r}), so their yi or vi is infinite; use to='only0' (metafor's default) "
+                          "or leave these rows out", DataWarning, stacklevel=2)  # fmt: skip
     out["yi"], out["vi"] = yi, vi
     return out

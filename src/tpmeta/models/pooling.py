@@ -325,6 +325,10 @@ def _as_float_array(values: Any, column: str, labels: list[str] | None) -> np.nd
     raise StudyDataError(problems or f"{column} must be a sequence of numbers")
 
 
+#: Largest |yi| or vi accepted: beyond it, the squares and sums of the estimators overflow.
+_LARGEST = 1e100
+
+
 def _validate_study_arrays(
     yi: Any, vi: Any, labels: list[str] | None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -340,12 +344,13 @@ def _validate_study_arrays(
         )
     if y.size == 0:
         raise StudyDataError(DataProblem("no studies to pool", fix="pass at least one study"))
-    bad_y = ~np.isfinite(y)
-    bad_v = ~(np.isfinite(v) & (v > 0))
+    with np.errstate(over="ignore", invalid="ignore"):
+        bad_y = ~np.isfinite(y) | (np.abs(y) > _LARGEST)  # beyond this, squares and sums overflow
+        bad_v = ~(np.isfinite(v) & (v > 0)) | (v > _LARGEST)
     for i in np.flatnonzero(bad_y | bad_v):  # loops only over the offending studies
         label = labels[i] if labels is not None else str(i + 1)
         if bad_y[i]:
-            problems.append(DataProblem(f"study '{label}': effect size is not a finite number",
+            problems.append(DataProblem(f"study '{label}': effect size is not a finite number of a usable size",
                                         row=int(i), column="yi", value=float(y[i]),
                                         fix="remove the study or supply its effect size"))
         if bad_v[i]:
