@@ -37,6 +37,7 @@ from tpmeta.review.tables import (
     flow_counts,
     format_effect,
     markdown_table,
+    md_text,
     reviews_table,
 )
 
@@ -142,7 +143,7 @@ for aid, res in review.analyses.items():
     spec = res.spec
     measure = spec.measure.value
     ratio = spec.measure.is_ratio
-    display(Markdown(f"### {spec.title}"))
+    display(Markdown(f"### {md_text(spec.title)}"))  # dataset text: escaped before Markdown
     if res.pooled is None:
         display(Markdown("**No trial with usable numbers for this analysis.**"))
     else:
@@ -158,7 +159,7 @@ for aid, res in review.analyses.items():
         show_figure(fig, f"forest_{aid}")
         est = format_effect(p.estimate, p.ci_low, p.ci_high, ratio=ratio)
         if p.k == 1:
-            display(Markdown(f"**One trial** ({p.study_labels[0]}): {measure} {est}. A single trial is not a pooled result."))
+            display(Markdown(f"**One trial** ({md_text(p.study_labels[0])}): {measure} {est}. A single trial is not a pooled result."))
         else:
             display(Markdown(
                 f"**{p.k} trials**, pooled {measure} **{est}**; τ² = {p.tau2:.3f}, I² = {p.i2:.0f}%, "
@@ -180,7 +181,7 @@ for aid, res in review.analyses.items():
         if p.k >= 3 and classes.nunique() > 1:
             sg = tpmeta.subgroup_analysis(p.yi, p.vi, classes.str.replace("_", " ").to_numpy(), method=spec.method,
                                           test=spec.test, labels=list(p.study_labels))
-            display(Markdown(f"**By intervention:** {sg.test_text}"))
+            display(Markdown(f"**By intervention:** {md_text(sg.test_text)}"))
             show_figure(plots.forest_plot(p, subgroups=list(sg.subgroups), subgroup_test=sg.test_text, favours=favours,
                                           effect_label=measure, ratio=ratio, width="double"), f"forest_{aid}_by_intervention")
         restricted = review.rob_restricted(aid)
@@ -273,7 +274,7 @@ if sof_rows:
     (paths.tables / "summary_of_findings.md").write_text(
         markdown_table(sof) + "\n" + "".join(f"{i}. {t}\n" for i, t in enumerate(footnotes, 1)), encoding="utf-8")
     show_table(sof)
-    display(Markdown("\n".join(f"{i}. {t}" for i, t in enumerate(footnotes, 1))))
+    display(Markdown("\n".join(f"{i}. {md_text(t)}" for i, t in enumerate(footnotes, 1))))
 else:
     display(Markdown("No outcome could be rated: no pooled analysis has data."))
 

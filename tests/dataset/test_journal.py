@@ -174,3 +174,47 @@ def test_csv_input(mini, tmp_path):
     changes = add_study(path, mini)
     assert changes.empty
     assert "fixture1999" in (mini / "trials.csv").read_text()
+
+
+BOMB = """a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
+trial: {study_id: bomb2020, title: *g}
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "suffix", "fragments"),
+    [
+        (BOMB, ".yaml", ["aliases", "not accepted"]),  # an alias bomb is refused at once, not expanded
+        (NEW_TRIAL.replace("  year: 2000", "  year: [2000, 2001]"), ".yaml", ["trial.year holds a list"]),
+        (NEW_TRIAL + "contrasts:\n  - 1\n  - {outcome: x}\n", ".yaml", ["contrasts[0] is int 1"]),
+        (NEW_TRIAL.replace("study_id: fixture2000", "study_id: " + "x" * 5000), ".yaml", ["5,000 characters"]),
+        (NEW_TRIAL.replace("title: Another synthetic trial", 'title: "A\\0B"'), ".yaml", ["NUL character"]),
+        ("table,study_id,outcome\noutcomes,x2020,pain_intensity\n", ".csv", ["0 rows with table=trials"]),
+    ],
+)
+def test_hostile_study_files_are_refused_quickly_with_the_place(mini, tmp_path, capsys, text, suffix, fragments):
+    import time
+
+    path = tmp_path / f"bad{suffix}"
+    path.write_text(text)
+    before = _digest(mini)
+    started = time.perf_counter()
+    assert main(["add-study", str(path), "--studies", str(mini)]) == 1
+    assert time.perf_counter() - started < 10
+    err = capsys.readouterr().err
+    assert all(f in err for f in fragments) and "Traceback" not in err, err
+    assert _digest(mini) == before
+
+
+@pytest.mark.parametrize("studies", [".", "does-not-exist"])
+def test_add_study_with_a_wrong_studies_folder(tmp_path, new_trial, capsys, monkeypatch, studies):
+    monkeypatch.chdir(tmp_path)
+    assert main(["add-study", str(new_trial), "--studies", studies]) == 1
+    err = capsys.readouterr().err
+    assert ("no datapackage.json" in err or "no such folder" in err) and "Traceback" not in err

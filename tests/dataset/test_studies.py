@@ -206,3 +206,28 @@ def test_numbers_in_words_and_digits():
     assert 180.0 in numbers_in_text("One hundred and eighty subjects")
     assert 0.62 in numbers_in_text("SMD .62")
     assert 0.22 in numbers_in_text("SMD = − 0.22")
+
+
+def test_header_with_stray_spaces_or_missing_column_is_reported_not_a_traceback(tmp_path, capsys):
+    import pandas as pd
+
+    bad = tmp_path / "studies"
+    shutil.copytree(ROOT / "studies", bad)
+    text = (bad / "outcomes.csv").read_text()
+    (bad / "outcomes.csv").write_text(text.replace("study_id,", "study_id ,", 1))
+    trials = pd.read_csv(bad / "trials.csv", dtype=str, keep_default_na=False)
+    trials.drop(columns=["inclusion_status"]).to_csv(bad / "trials.csv", index=False)
+    assert main(["validate", str(bad)]) == 1
+    err = capsys.readouterr()
+    out = err.out + err.err
+    assert "'study_id ' has spaces around the name" in out and "cross-checks not run" in out
+    assert "Traceback" not in out
+
+
+def test_nul_bytes_are_an_error(tmp_path):
+    bad = tmp_path / "studies"
+    shutil.copytree(ROOT / "studies", bad)
+    data = (bad / "outcomes.csv").read_bytes()
+    (bad / "outcomes.csv").write_bytes(data.replace(b"Table 2", b"Table\x002", 1))
+    report = tpmeta.validate_studies(bad)
+    assert not report.ok and any("NUL" in p.message for p in report.errors)

@@ -101,3 +101,31 @@ def test_report_opens_in_headless_chromium(built):
         assert "Trigger-point therapy" in driver.title
     finally:
         driver.quit()
+
+
+HOSTILE = "Evil [x](javascript:alert(1)) ![t](https://evil.example/t.png) <script>alert(1)</script> <img src=x onerror=alert(1)>"
+
+
+def test_hostile_strings_in_the_data_are_shown_not_run(tmp_path):
+    """Dataset text (titles, authors, claims) is escaped before Markdown or HTML: the page gets no script,
+    no javascript: URL, no event handler and nothing fetched from elsewhere."""
+    import pandas as pd
+
+    studies = tmp_path / "studies"
+    shutil.copytree(ROOT / "studies", studies)
+    analyses = pd.read_csv(studies / "analyses.csv", dtype=str, keep_default_na=False)
+    analyses.loc[0, "title"] = "Pain intensity after treatment: " + HOSTILE
+    analyses.to_csv(studies / "analyses.csv", index=False)
+    trials = pd.read_csv(studies / "trials.csv", dtype=str, keep_default_na=False)
+    trials["authors"] = HOSTILE + " " + trials["authors"]
+    trials.to_csv(studies / "trials.csv", index=False)
+    claims = pd.read_csv(studies / "claims.csv", dtype=str, keep_default_na=False)
+    claims.loc[0, "claim"] = HOSTILE
+    claims.to_csv(studies / "claims.csv", index=False)
+    index = build_report(studies, tmp_path / "reports", ROOT / "notebooks", progress=lambda _: None)
+    page = index.read_text(encoding="utf-8")
+    assert "evil.example" in page  # the text is there, shown as text
+    assert not re.search(r"<script", page, flags=re.I)
+    assert not re.search(r"(href|src)\s*=\s*[\"']?\s*javascript:", page, flags=re.I)
+    assert not re.search(r"<[a-z][^>]*\son\w+\s*=", page, flags=re.I)  # no event handlers
+    assert not re.search(r"<(img|script|link|iframe|video|audio|source)[^>]+(src|href)=[\"']?https?://", page, flags=re.I)

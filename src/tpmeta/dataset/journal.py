@@ -38,22 +38,84 @@ _TABLES = ("trials", "outcomes", "contrasts", "registrations", "rob2", "pedro")
 _LISTS = ("outcomes", "contrasts", "registrations", "rob2")
 
 
+#: Limits on what add-study reads: a trial description is a few kilobytes.
+MAX_FILE_BYTES = 1_000_000
+MAX_ID_LENGTH = 60
+MAX_TEXT_LENGTH = 10_000
+
+
+def _safe_yaml(text: str) -> Any:
+    """YAML without aliases: an alias bomb (a few lines that expand to gigabytes) is refused at once."""
+    import yaml
+
+    class NoAliases(yaml.SafeLoader):
+        def compose_node(self, parent, index):  # noqa: ANN001, ANN201 - PyYAML's signature
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                raise yaml.YAMLError(f"aliases (*{event.anchor}) are not accepted here, "
+                                     f"line {event.start_mark.line + 1}; write the values out")  # fmt: skip
+            return super().compose_node(parent, index)
+
+    return yaml.load(text, Loader=NoAliases)  # noqa: S506 - a SafeLoader subclass
+
+
+def _cell_problems(rows: dict[str, list[Any]], file: str, yaml_style: bool) -> list[DataProblem]:
+    """Each row a mapping and each value one scalar of a sane length, named where the user wrote it
+    (``outcomes[0].mean``, or the CSV line)."""
+    problems = []
+    for table, items in rows.items():
+        for i, item in enumerate(items):
+            where = (f"{'trial' if table == 'trials' else table}" + ("" if table in ("trials", "pedro") else f"[{i}]")
+                     if yaml_style else f"line {i + 2}")  # fmt: skip
+            if not isinstance(item, dict):
+                problems.append(DataProblem(f"{where} is {type(item).__name__} {item!r}, not a row of named values",
+                                            file=file, fix="write each row as 'name: value' pairs, e.g. {outcome: pain_intensity, n: 20}"))  # fmt: skip
+                continue
+            for key, value in item.items():
+                place = f"{where}.{key}" if yaml_style else f"{where}, column {key}"
+                if isinstance(value, (list, dict, set, tuple)):
+                    problems.append(DataProblem(f"{place} holds a {type(value).__name__}, not one value", file=file,
+                                                column=str(key), fix="give one value (a list or mapping cannot go in a CSV cell)"))  # fmt: skip
+                    continue
+                text = "" if value is None else str(value)
+                limit = MAX_ID_LENGTH if key == "study_id" else MAX_TEXT_LENGTH
+                if "\x00" in text:
+                    problems.append(DataProblem(f"{place} contains a NUL character", file=file, column=str(key),
+                                                fix="remove the control character (copied from a PDF?)"))  # fmt: skip
+                elif len(text) > limit:
+                    problems.append(DataProblem(f"{place} is {len(text):,} characters long (limit {limit:,})", file=file,
+                                                column=str(key), fix="shorten it; a study_id is surname + year, e.g. smith2021"))  # fmt: skip
+    return problems
+
+
 def read_study_file(path: str | Path) -> dict[str, list[dict[str, Any]]]:
-    """Parse the YAML or CSV description of a trial into rows per table."""
+    """Parse the YAML or CSV description of a trial into rows per table.
+
+    Every problem is reported at once, named where the user wrote it (``outcomes[0].mean``).
+    """
     path = Path(path)
     if not path.is_file():
         raise StudyDataError(DataProblem("no such file", file=str(path), fix="give the path of the YAML or CSV file"))
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise StudyDataError(DataProblem(f"the file is larger than {MAX_FILE_BYTES:,} bytes", file=str(path),
+                                         fix="describe one trial per file"))  # fmt: skip
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise StudyDataError(DataProblem(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=str(path),
+                                         fix="save the file as UTF-8"))  # fmt: skip
     if path.suffix.lower() in (".yaml", ".yml"):
         import yaml
 
         try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+            doc = _safe_yaml(text)
         except yaml.YAMLError as exc:
-            raise StudyDataError(DataProblem(f"not valid YAML: {exc}", file=str(path), fix="check indentation and quoting")) from None
+            raise StudyDataError(DataProblem(f"not valid YAML: {exc}", file=str(path),
+                                             fix="check indentation and quoting (put text with ': ' in quotes)")) from None  # fmt: skip
         if not isinstance(doc, dict) or not isinstance(doc.get("trial"), dict):
             raise StudyDataError(DataProblem("the file needs a 'trial:' mapping", file=str(path),
                                              fix="see the example in README.md (Adding a study)"))  # fmt: skip
-        rows: dict[str, list[dict[str, Any]]] = {"trials": [doc["trial"]]}
+        rows: dict[str, list[Any]] = {"trials": [doc["trial"]]}
         for key in _LISTS:
             value = doc.get(key) or []
             if not isinstance(value, list):
@@ -63,10 +125,16 @@ def read_study_file(path: str | Path) -> dict[str, list[dict[str, Any]]]:
             rows["pedro"] = [doc["pedro"]]
         unknown = set(doc) - {"trial", "pedro", *_LISTS}
         if unknown:
-            raise StudyDataError(DataProblem(f"unknown section(s) {sorted(unknown)}", file=str(path),
+            raise StudyDataError(DataProblem(f"unknown section(s) {sorted(map(str, unknown))}", file=str(path),
                                              fix=f"use trial, {', '.join(_LISTS)}, pedro"))  # fmt: skip
+        problems = _cell_problems(rows, str(path), yaml_style=True)
+        if problems:
+            raise StudyDataError(problems)
         return rows
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise StudyDataError(DataProblem(f"cannot be read as CSV ({exc})", file=str(path), fix="save it as CSV")) from None
     if "table" not in frame.columns:
         raise StudyDataError(DataProblem(f"a CSV needs a 'table' column ({', '.join(_TABLES)})",
                                          file=str(path), column="table", fix="add the column"))  # fmt: skip
@@ -77,6 +145,12 @@ def read_study_file(path: str | Path) -> dict[str, list[dict[str, Any]]]:
             raise StudyDataError(DataProblem("unknown table", file=str(path), row=int(i) + 2, column="table", value=table,
                                              fix=f"use one of {', '.join(_TABLES)}"))  # fmt: skip
         rows.setdefault(table, []).append({k: v for k, v in rec.items() if k != "table" and v != ""})
+    if len(rows.get("trials", [])) != 1:
+        raise StudyDataError(DataProblem(f"the CSV has {len(rows.get('trials', []))} rows with table=trials; it needs exactly one",
+                                         file=str(path), column="table", fix="describe one trial per file: one 'trials' row"))  # fmt: skip
+    problems = _cell_problems(rows, str(path), yaml_style=False)
+    if problems:
+        raise StudyDataError(problems)
     return rows
 
 

@@ -479,6 +479,39 @@ def _plain(value: object) -> object:
     return value
 
 
+def _nul_problems(path: Path) -> list[DataProblem]:
+    """NUL bytes (control characters pasted from PDFs) are invisible and break tools downstream."""
+    problems = []
+    for name in RESOURCES:
+        file = path / f"{name}.csv"
+        if file.is_file() and b"\x00" in (data := file.read_bytes()):
+            line = data[: data.index(b"\x00")].count(b"\n") + 1
+            problems.append(DataProblem("a NUL character (byte 0) in the file", file=f"{path.name}/{file.name}", row=line,
+                                        fix="delete the control character (copied from a PDF?)"))  # fmt: skip
+    return problems
+
+
+def _column_problems(path: Path, descriptor: dict) -> tuple[bool, list[DataProblem]]:
+    """Whether any table lacks a declared column (the cross-checks then cannot run), and the header
+    labels that differ from a declared name only by spaces (the schema check lets those through)."""
+    import csv
+
+    missing_any, problems = False, []
+    for name in RESOURCES:
+        file = path / f"{name}.csv"
+        if not file.is_file():
+            continue
+        with open(file, newline="", encoding="utf-8", errors="replace") as fh:
+            header = next(csv.reader(fh), [])
+        missing = {f["name"] for f in _schema_fields(descriptor, name)} - set(header)
+        missing_any |= bool(missing)
+        for label in header:
+            if label != label.strip() and label.strip() in missing:
+                problems.append(DataProblem(f"column header {label!r} has spaces around the name", file=f"{path.name}/{file.name}",
+                                            row=1, column=label.strip(), fix=f"write it as {label.strip()!r}"))  # fmt: skip
+    return missing_any, problems
+
+
 def validate_studies(path: str | Path = DEFAULT_STUDIES_DIR) -> ValidationReport:
     """Check the dataset against its schema and the cross-checks; never changes the data (but first rolls
     back an add-study that was killed midway, so that what is checked is a dataset that was written whole).
@@ -491,8 +524,14 @@ def validate_studies(path: str | Path = DEFAULT_STUDIES_DIR) -> ValidationReport
     if not descriptor_path.is_file():
         return ValidationReport(str(path), errors=(DataProblem(
             "no datapackage.json here", file=str(path), fix="point to the studies/ folder"),))  # fmt: skip
-    errors = _schema_problems(path)
+    errors = _nul_problems(path) + _schema_problems(path)
     descriptor = json.loads(descriptor_path.read_text())
+    missing, header_problems = _column_problems(path, descriptor)
+    errors += header_problems
+    if missing:  # the cross-checks need every declared column
+        errors.append(DataProblem("cross-checks not run: a table lacks declared columns (see above)",
+                                  file=str(path), fix="repair the headers first (spelling, stray spaces)"))  # fmt: skip
+        return ValidationReport(str(path), errors=tuple(errors))
     tables = {name: _read_table(path / f"{name}.csv", _schema_fields(descriptor, name)) for name in RESOURCES}
     checker = _Checker(StudyData(path=path, schema=descriptor, **tables))
     for check in (checker.quotes, checker.outcomes, checker.contrasts, checker.trials, checker.registrations,

@@ -6,6 +6,8 @@ Presentation only: numbers are rounded here, never in computation.
 
 from __future__ import annotations
 
+import html
+import re
 from typing import Mapping
 
 import numpy as np
@@ -222,6 +224,21 @@ def _plain_verdict(p, outcome: str, ratio: bool = False) -> str:  # noqa: ANN001
         word = "small" if size < 0.5 else ("moderate" if size < 0.8 else "large")
     direction = "in favour of trigger-point therapy" if better else "against trigger-point therapy"
     return f"a {word} effect {direction}."
+
+
+#: Markdown punctuation that could start a link, an image, emphasis or a code span inside running text.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()+\-.!|~])")
+
+
+def md_text(value: object) -> str:
+    """Text from the dataset made inert before it goes into Markdown: HTML special characters become
+    entities (no tags, no scripts) and Markdown punctuation is backslash-escaped (no links, no remote
+    images), so a title or author field is shown as written and nothing in it runs or loads.
+
+    >>> print(md_text("Smith [x](javascript:alert(1)) <b>"))
+    Smith \\[x\\]\\(javascript:alert\\(1\\)\\) &lt;b&gt;
+    """
+    return html.escape(_MD_SPECIAL.sub(r"\\\1", str(value)), quote=False)
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
