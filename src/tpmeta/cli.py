@@ -342,8 +342,8 @@ def main(argv: list[str] | None = None) -> int:
     except (tpmeta.StudyDataError, CliError, ValueError, ReportError) as exc:
         print(f"tpmeta {args.command}: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:  # pragma: no cover - interactive
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"tpmeta {args.command}: interrupted; nothing was changed", file=sys.stderr)
         return 130
     except BrokenPipeError:  # pragma: no cover - e.g. piped into head
         return 0

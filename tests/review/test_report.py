@@ -129,3 +129,32 @@ def test_hostile_strings_in_the_data_are_shown_not_run(tmp_path):
     assert not re.search(r"(href|src)\s*=\s*[\"']?\s*javascript:", page, flags=re.I)
     assert not re.search(r"<[a-z][^>]*\son\w+\s*=", page, flags=re.I)  # no event handlers
     assert not re.search(r"<(img|script|link|iframe|video|audio|source)[^>]+(src|href)=[\"']?https?://", page, flags=re.I)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_a_stopped_build_says_so_once_and_keeps_the_previous_report(built, tmp_path, sig):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out, index = built
+    reports = tmp_path / "reports"
+    shutil.copytree(out, reports)
+    before = (reports / "index.html").read_bytes()
+    cli = Path(sys.executable).with_name("tpmeta")
+    with subprocess.Popen([str(cli), "report", "--studies", str(ROOT / "studies"), "--out", str(reports),
+                           "--notebooks", str(ROOT / "notebooks")], stderr=subprocess.PIPE, text=True,
+                          env={**os.environ, "MPLBACKEND": "Agg"}) as proc:  # fmt: skip
+        seen = ""
+        deadline = time.monotonic() + 120
+        while "cell 3/" not in seen and time.monotonic() < deadline:  # stop it in the middle of the notebook
+            seen += proc.stderr.readline()
+        proc.send_signal(getattr(signal, sig))
+        rest = proc.stderr.read()
+        assert proc.wait(60) == 130
+    assert "Traceback" not in seen + rest and rest.strip().endswith("interrupted; nothing was changed")
+    assert (reports / "index.html").read_bytes() == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".reports")]

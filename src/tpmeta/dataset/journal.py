@@ -260,7 +260,8 @@ def _add_locked(file: str | Path, studies: Path, rows: dict[str, list[dict[str, 
                                          fix="give the dataset folder with --studies (e.g. studies)"))  # fmt: skip
     descriptor = json.loads((studies / "datapackage.json").read_text())
     fields, keys = _fields(descriptor), _keys(descriptor)
-    study_id = str(rows["trials"][0].get("study_id", "")).strip()
+    raw_id = rows["trials"][0].get("study_id")
+    study_id = "" if raw_id is None else str(raw_id).strip()
     if not study_id:
         raise StudyDataError(DataProblem("the trial has no study_id", file=str(file), column="study_id",
                                          fix="add study_id, e.g. surname + year: smith2021"))  # fmt: skip

@@ -536,7 +536,12 @@ def validate_studies(path: str | Path = DEFAULT_STUDIES_DIR) -> ValidationReport
     checker = _Checker(StudyData(path=path, schema=descriptor, **tables))
     for check in (checker.quotes, checker.outcomes, checker.contrasts, checker.trials, checker.registrations,
                   checker.pedro, checker.rob2):  # fmt: skip
-        check()
+        try:
+            check()
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:  # values the schema check already flags
+            checker.errors.append(DataProblem(
+                f"the {check.__name__} cross-check could not run ({type(exc).__name__}: {exc})", file=str(path),
+                fix="fix the errors listed above (missing or mistyped values) and validate again"))  # fmt: skip
     return ValidationReport(str(path), errors=tuple(errors + checker.errors), warnings=tuple(checker.warnings))
 
 

@@ -17,18 +17,21 @@ import os
 import pickle
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pandas as pd
 
-from ..dataset.studies import validate_studies
+from ..dataset.studies import ValidationReport, validate_studies
 from ..errors import ReportError, StudyDataError
 
 __all__ = ["build_report", "ReportError", "ReportPaths", "output_paths", "write_table", "data_hash"]
@@ -128,13 +131,28 @@ def _execute(nb, path: Path, cwd: Path, progress: Callable[[str], None]) -> None
     client = NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(cwd)}},
                             on_cell_executed=on_cell_executed)  # fmt: skip
     try:
-        client.execute()
-    except CellExecutionError as exc:
-        index = next((i for i, c in enumerate(code_cells, 1)
-                      if any(o.get("output_type") == "error" for o in c.get("outputs", []))), None)  # fmt: skip
-        error = next((o for c in code_cells for o in c.get("outputs", []) if o.get("output_type") == "error"), {})
-        raise ReportError(f"{path}: code cell {index} failed: {error.get('ename', 'Error')}: "
-                          f"{error.get('evalue', str(exc).splitlines()[-1] if str(exc) else '')}") from None  # fmt: skip
+        # the kernel's own stderr (start-up notices, its tracebacks when stopped) is not for the reader:
+        # cell errors arrive as messages and become a ReportError below
+        client.execute(stderr=subprocess.DEVNULL)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:
+        # nbclient catches SIGINT/SIGTERM itself (an asyncio handler that shuts the kernel down) and then
+        # fails in its own cleanup; its handler leaves this future behind, so a stop is recognised here
+        if getattr(client, "_async_cleanup_kernel_future", None) is not None:
+            raise KeyboardInterrupt from None
+        if isinstance(exc, CellExecutionError):
+            _raise_cell_error(exc, path, code_cells)
+        raise
+
+
+def _raise_cell_error(exc: Exception, path: Path, code_cells: list) -> None:
+    """A failed cell as a ReportError naming the notebook, the cell and the cause."""
+    index = next((i for i, c in enumerate(code_cells, 1)
+                  if any(o.get("output_type") == "error" for o in c.get("outputs", []))), None)  # fmt: skip
+    error = next((o for c in code_cells for o in c.get("outputs", []) if o.get("output_type") == "error"), {})
+    raise ReportError(f"{path}: code cell {index} failed: {error.get('ename', 'Error')}: "
+                      f"{error.get('evalue', str(exc).splitlines()[-1] if str(exc) else '')}") from None  # fmt: skip
 
 
 _CSS = """
@@ -194,42 +212,74 @@ def build_report(
     for leftover in out.parent.glob(f".{out.name}-*"):  # from a build that was killed
         shutil.rmtree(leftover, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
-        output_paths(tmp)
-        executed = []
-        with tempfile.TemporaryDirectory() as scratch:
-            # the notebooks reuse this validation instead of repeating it (a pickle: same Python, same run)
-            validation_file = Path(scratch) / "validation.pickle"
-            validation_file.write_bytes(pickle.dumps(report))
-            params = {"STUDIES_DIR": str(studies), "OUT_DIR": str(tmp), "VALIDATION_FILE": str(validation_file)}
-            for i, path in enumerate(sources, 1):
-                say(f"[2/3] running notebook {i}/{len(sources)}: {path.name}")
-                nb = _read_notebook(path)
-                _inject_parameters(nb, params)
-                _execute(nb, path, notebooks.parent, say)
-                executed.append(nb)
-        say("[3/3] writing index.html and provenance.json")
-        (tmp / "index.html").write_text(_render_html(executed, "Trigger-point therapy: evidence review"), encoding="utf-8")
-        provenance = {
-            "generated_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "data_sha256": data_hash(studies),
-            "git_commit": _git_commit(notebooks.parent),
-            "versions": _versions(),
-            "parameters": {"studies": os.path.relpath(studies, out.parent), "notebooks": [p.name for p in sources]},
-            "validation_warnings": len(report.warnings),
-            "build_seconds": round(time.perf_counter() - started, 2),
-        }
-        (tmp / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
-        old = out.with_name(f".{out.name}-old")
-        if old.exists():
-            shutil.rmtree(old)
-        if out.exists():
-            out.rename(old)
-        tmp.rename(out)
-        if old.exists():
-            shutil.rmtree(old)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    stopped: list[int] = []
+    with _stop_on_signals(stopped):
+        try:
+            _build(studies, out, tmp, sources, notebooks, report, started, say)
+        except BaseException:
+            if stopped:  # Ctrl-C or SIGTERM: whatever nbclient raised while shutting down, say it once
+                raise KeyboardInterrupt from None
+            raise
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
     say(f"done in {time.perf_counter() - started:.1f} s: {out / 'index.html'}")
     return out / "index.html"
+
+
+@contextmanager
+def _stop_on_signals(stopped: list[int]) -> Iterator[None]:
+    """Turn SIGINT/SIGTERM into one KeyboardInterrupt and remember it (main thread only): the notebook
+    client otherwise ends a stopped build with tracebacks from its own shutdown."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        stopped.append(signum)
+        raise KeyboardInterrupt
+
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, previous in old.items():
+            signal.signal(sig, previous)
+
+
+def _build(studies: Path, out: Path, tmp: Path, sources: list[Path], notebooks: Path, report: ValidationReport,
+           started: float, say: Callable[[str], None]) -> None:  # fmt: skip
+    """Run the notebooks into ``tmp``, write the page and provenance, then swap ``tmp`` in for ``out``."""
+    output_paths(tmp)
+    executed = []
+    with tempfile.TemporaryDirectory() as scratch:
+        # the notebooks reuse this validation instead of repeating it (a pickle: same Python, same run)
+        validation_file = Path(scratch) / "validation.pickle"
+        validation_file.write_bytes(pickle.dumps(report))
+        params = {"STUDIES_DIR": str(studies), "OUT_DIR": str(tmp), "VALIDATION_FILE": str(validation_file)}
+        for i, path in enumerate(sources, 1):
+            say(f"[2/3] running notebook {i}/{len(sources)}: {path.name}")
+            nb = _read_notebook(path)
+            _inject_parameters(nb, params)
+            _execute(nb, path, notebooks.parent, say)
+            executed.append(nb)
+    say("[3/3] writing index.html and provenance.json")
+    (tmp / "index.html").write_text(_render_html(executed, "Trigger-point therapy: evidence review"), encoding="utf-8")
+    provenance = {
+        "generated_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "data_sha256": data_hash(studies),
+        "git_commit": _git_commit(notebooks.parent),
+        "versions": _versions(),
+        "parameters": {"studies": os.path.relpath(studies, out.parent), "notebooks": [p.name for p in sources]},
+        "validation_warnings": len(report.warnings),
+        "build_seconds": round(time.perf_counter() - started, 2),
+    }
+    (tmp / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
+    old = out.with_name(f".{out.name}-old")
+    if old.exists():
+        shutil.rmtree(old)
+    if out.exists():
+        out.rename(old)
+    tmp.rename(out)
+    if old.exists():
+        shutil.rmtree(old)
