@@ -336,3 +336,19 @@ def test_funnel_plot(tmp_path):
     ratio = funnel_plot(res, contours=None, ratio=True)
     assert ratio.axes[0].get_xscale() == "log" and not by_gid(ratio, "funnel-contour")
     assert save_figure(fig, tmp_path / "funnel", formats=("png",))[0].exists()
+
+
+def test_a_single_trial_is_drawn_as_a_trial_not_a_meta_analysis():
+    from tpmeta.errors import SingleStudyWarning
+
+    with pytest.warns(SingleStudyWarning):
+        res = pool([-0.48], [0.0625], labels=["Bron 2011"])
+    fig = forest_plot(res, study_data={"label": ["Bron 2011"], "mean1": [29], "sd1": [18.4], "total1": [34],
+                                       "mean2": [37.8], "sd2": [17.9], "total2": [31]})  # fmt: skip
+    assert not by_gid(fig, "pooled-diamond") and not by_gid(fig, "prediction-interval")
+    texts = [t.get_text() for t in fig.texts]
+    assert not any(t.endswith("%") or t.startswith("Weight") for t in texts)  # no weight column
+    assert not any(t.startswith(("Heterogeneity", "Test for overall effect", "Random effects")) for t in texts)
+    assert texts_with_gid(fig, "single-trial-note")
+    assert fig.axes[0].get_xlim()[0] <= -0.97  # the whole interval is visible
+    assert_clean_layout(fig)

@@ -73,7 +73,9 @@ def draw_forest(lay: Any, fig: Any, ax: Any, x0: float, top: float, family: str)
     disp = np.exp if lay.ratio else (lambda v: v)
     lo_lim, hi_lim = lay.xlim
     max_side = 0.75 * lay.pitch / PT
-    wmax = max(max(s.weights[0] for s in lay.all_studies), 1e-12)
+    # squares by the first model's weight; a single trial (no pooled model, no weights) gets the full size
+    size = {id(s): (s.weights[0] if s.weights else 1.0) for s in lay.all_studies}
+    wmax = max(max(size.values()), 1e-12)
     segs, sq_x, sq_y, sq_s, arrows = [], [], [], [], {"left": ([], []), "right": ([], [])}
 
     def whisker(lo: float, hi: float, y: float) -> tuple[float, float]:
@@ -93,7 +95,7 @@ def draw_forest(lay: Any, fig: Any, ax: Any, x0: float, top: float, family: str)
                 segs.append([(a, ty), (b, ty)])
             if lo_lim <= disp(s.yi) <= hi_lim:
                 sq_x.append(disp(s.yi)), sq_y.append(ty)
-                sq_s.append((max_side * math.sqrt(max(s.weights[0], 0.0) / wmax)) ** 2)
+                sq_s.append((max_side * math.sqrt(max(size[id(s)], 0.0) / wmax)) ** 2)
         elif r.kind == "pooled":
             h = 0.32 * lay.pitch
             ax.add_patch(Polygon([(disp(r.lo), ty), (disp(r.est), ty + h), (disp(r.hi), ty),

@@ -103,6 +103,12 @@ class _Forest:
             studies = self._sorted(studies, sort_by)
             self.sections.append((name, sub, studies))
         self.all_studies = [s for *_, st in self.sections for s in st]
+        # one trial is shown as that trial: no pooled diamond, no 100 % weight, no prediction interval
+        self.single_trial = not subgroups and len(self.all_studies) == 1
+        if self.single_trial:
+            self.models, self.wheaders = [], []
+            for s in self.all_studies:
+                s.weights = []
         self.arm_cols = self._arm_columns(study_data, arm_labels)
         self.rob_keys = self._rob_columns(rob)
         for s in self.all_studies:  # validate judgements before drawing anything
@@ -117,7 +123,7 @@ class _Forest:
     @staticmethod
     def _sorted(studies: list[Study], sort_by: str | None) -> list[Study]:
         if sort_by == "weight":
-            return sorted(studies, key=lambda s: (-s.weights[0], s.pos))
+            return sorted(studies, key=lambda s: (-(s.weights[0] if s.weights else 0.0), s.pos))
         if sort_by == "effect":
             return sorted(studies, key=lambda s: (s.yi, s.pos))
         if sort_by == "year":
@@ -193,7 +199,10 @@ class _Forest:
                 cells.update({f"weight{j}": f"{w:.1f}%" for j, w in enumerate(s.weights)})
                 cells.update({c.key: data_fmt[c.key][index[id(s)]] for c in self.arm_cols})
                 rows.append(Row("study", cells, study=s, gid="study"))
-            if sub is not None:
+            if sub is not None and len(studies) == 1:  # a one-trial subgroup: the trial, not a subtotal
+                rows.append(Row("text", span="One trial: not pooled".split(" "), sep=" ", gid="subgroup-single-trial"))
+                rows.append(Row("space"))
+            elif sub is not None:
                 wsum = (["100.0%"] if self.own_weights
                         else [f"{sum(s.weights[j] for s in studies):.1f}%" for j in range(nw)])  # fmt: skip
                 label = f"Subtotal: {model_name(sub)[0].lower()}{model_name(sub)[1:]}"
@@ -214,6 +223,9 @@ class _Forest:
             tests = [test_text(r, lab if names else None) for lab, r in self.models]
             rows.append(Row("text", span=parts, gid="heterogeneity"))
             rows += [Row("text", span=t, sep=" ", gid="overall-test") for t in tests]
+        if self.single_trial:
+            rows.append(Row("text", span="One trial: its own result, not a pooled estimate".split(" "), sep=" ",
+                            gid="single-trial-note"))  # fmt: skip
         if self.subgroup_test:
             rows.append(Row("text", span=str(self.subgroup_test).split(" "), sep=" ", gid="subgroup-test"))
         while rows and rows[-1].kind == "space":
@@ -351,6 +363,8 @@ class _Forest:
         """x-limits (display scale) and tick labels that fit the panel width."""
         xs = [s.yi for s in self.all_studies] + [0.0]
         xs += [v for r in self.rows if r.kind in ("pooled", "pi") for v in (r.lo, r.hi)]
+        if self.single_trial:  # nothing pooled to scale by: show the trial's whole interval
+            xs += [v for s in self.all_studies for v in (s.lo, s.hi)]
         ext = xs + [v for s in self.all_studies for v in (s.lo, s.hi)]
         lo_c, hi_c = min(xs), max(xs)
         span = max(hi_c - lo_c, 1e-9)
