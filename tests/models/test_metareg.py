@@ -2,15 +2,8 @@
 their own files.
 
 Reference values: tests/reference/metafor_metareg.json, written by metafor_metareg.R (exact calls and
-the tightened controls are stored with every case). Tolerances (relative to max(1, |expected|)):
-
-- CLOSED_FORM = 1e-9: FE/DL/HE/HS/SJ and everything derived from them are closed-form; the only error
-  is floating-point rounding (amplified by the conditioning of X'WX, e.g. with year ~ 1950 next to the
-  intercept) and the 15 significant digits jsonlite writes.
-- ITERATIVE = 1e-7: REML/ML/PM/EB are roots of equations solved to 1e-10 by tpmeta and 1e-12 by
-  metafor; Fisher scoring for ML converges linearly, so the last step understates the error (seen:
-  ~2.5e-9 for ML), and a flat likelihood magnifies it in tau^2.
-- Exact permutation p-values are ratios of counts and must agree to rounding (1e-12).
+the tightened controls are stored with every case); the named tolerances and why they are what they are:
+``metareg_reference.py``.
 """
 
 from __future__ import annotations
