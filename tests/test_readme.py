@@ -8,7 +8,7 @@ import re
 import shlex
 from pathlib import Path
 
-from tpmeta.cli import build_parser
+from tpmeta.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -55,3 +55,21 @@ def test_quick_start_targets_exist():
         assert re.search(rf"^{target}:", makefile, flags=re.M), target
 
 
+
+
+def test_the_add_study_example_adds_a_trial(tmp_path, capsys):
+    import shutil
+
+    from tpmeta.dataset.studies import load_studies
+
+    yaml_blocks = [code for lang, code in BLOCKS if lang == "yaml"]
+    assert len(yaml_blocks) == 1
+    studies = tmp_path / "studies"
+    shutil.copytree(ROOT / "tests" / "data" / "mini_studies", studies)
+    example = tmp_path / "smith2021.yaml"
+    example.write_text(yaml_blocks[0])
+    assert main(["add-study", str(example), "--studies", str(studies), "--dry-run"]) == 0, capsys.readouterr().err
+    assert main(["add-study", str(example), "--studies", str(studies)]) == 0, capsys.readouterr().err
+    data = load_studies(studies)
+    assert "smith2021" in set(data.trials["study_id"]) and (data.outcomes["study_id"] == "smith2021").sum() == 2
+    assert "smith2021" in set(data.rob2["study_id"]) and "smith2021" in set(data.registrations["study_id"])

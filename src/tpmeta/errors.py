@@ -16,6 +16,7 @@ __all__ = [
     "ConvergenceWarning",
     "SingleStudyWarning",
     "DataWarning",
+    "FewStudiesWarning",
     "ReportError",
 ]
 
@@ -86,3 +87,7 @@ class ReportError(RuntimeError):
     """Building the report failed: names the notebook, the cell and the cause (raised by
     :func:`tpmeta.review.report.build_report`; defined here so that the CLI can catch it without
     importing the report machinery)."""
+
+
+class FewStudiesWarning(TpmetaWarning):
+    """A method used with fewer studies than it needs to be informative (e.g. small-study tests, k < 10)."""

@@ -34,6 +34,10 @@ from tpmeta.diagnostics.smallstudy import (
 )
 from tpmeta.options import Method
 
+# The reference datasets and property tests use k < 10 on purpose (metafor computes these there too);
+# the warning that says so is tested once, in test_few_studies_warn.
+pytestmark = pytest.mark.filterwarnings("ignore::tpmeta.errors.FewStudiesWarning")
+
 BIAS_REFERENCE = Path(__file__).resolve().parents[1] / "reference" / "metafor_bias.json"
 CLOSED_FORM = 1e-9
 ITERATIVE = 1e-7
@@ -318,3 +322,19 @@ def test_too_few_studies():
         egger_test(res)
     with pytest.raises(ValueError, match="at least 3"):
         begg_test(res)
+
+
+@pytest.mark.parametrize("fn", [egger_test, begg_test, trim_and_fill, pet_peese])
+def test_few_studies_warn(fn):
+    import warnings
+
+    from tpmeta.errors import FewStudiesWarning
+
+    rng = np.random.default_rng(5)
+    v = rng.uniform(0.01, 0.1, 12)
+    y = rng.normal(0.2, np.sqrt(v + 0.02))
+    with pytest.warns(FewStudiesWarning, match="at least 10"):
+        fn(pool(y[:9], v[:9]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fn(pool(y, v))  # k = 12: no warning
