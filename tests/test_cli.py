@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from tpmeta.cli import main
@@ -113,3 +114,18 @@ def test_effects_without_sd_columns_names_them(tmp_path, capsys):
     assert main(["effects", str(path), "--measure", "SMD"]) == 1
     err = capsys.readouterr().err
     assert "column 'sd1i' is missing" in err and "Traceback" not in err
+
+
+def test_gosh_prints_a_summary_and_writes_a_plot(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    v = rng.uniform(0.01, 0.1, 8)
+    y = rng.normal(0.3, np.sqrt(v + 0.05))
+    path = tmp_path / "g.csv"
+    path.write_text("yi,vi\n" + "".join(f"{a},{b}\n" for a, b in zip(y, v)))
+    plot = tmp_path / "gosh.png"
+    assert main(["gosh", str(path), "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    assert "255 subsets of 8 studies" in out and "I²" in out and len(out.splitlines()) < 10
+    assert plot.stat().st_size > 0
+    assert main(["gosh", str(path), "--csv", "--plot", ""]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 256  # header + every subset

@@ -228,16 +228,35 @@ def cmd_gosh(args: argparse.Namespace) -> int:
     with _csv_lines(args):
         out = tpmeta.gosh(frame[args.yi].tolist(), frame[args.vi].tolist(), args.method, test=args.test,
                           max_subsets=args.max_subsets, seed=args.seed, engine=args.engine)  # fmt: skip
-    print_frame(out, args.format)
+    if args.format in ("csv", "json"):  # every subset, for further work
+        print_frame(out, args.format)
+        return 0
+    est, i2 = out["estimate"], out["i2"]
+    print(f"GOSH ({args.method}): {len(out):,} subsets of {len(frame)} studies")
+    print(f"  pooled estimate: {est.min():.3g} to {est.max():.3g} (middle 90 %: {est.quantile(0.05):.3g} to "
+          f"{est.quantile(0.95):.3g}); {100 * (est < 0).mean():.0f} % of subsets below 0")  # fmt: skip
+    print(f"  I²: {i2.min():.0f} % to {i2.max():.0f} % (median {i2.median():.0f} %)")
+    if args.plot:
+        from . import plots
+
+        stem = Path(args.plot)
+        written = plots.save_figure(plots.gosh_plot(out), stem.with_suffix(""), formats=(stem.suffix.lstrip(".") or "png",))
+        print(f"  plot: {written[0]}")
+    print("  every subset: add --csv or --json")
     return 0
 
 
 def cmd_add_study(args: argparse.Namespace) -> int:
+    from .dataset.journal import read_study_file
     from .review.build import add_study
 
     changes = add_study(args.file, args.studies, dry_run=args.dry_run)
+    rows = read_study_file(args.file)
+    counts = ", ".join(f"{table}.csv +{len(items)} row{'s' if len(items) != 1 else ''}"
+                       for table, items in rows.items() if items)  # fmt: skip
+    print(f"{'would write (dry run, nothing written)' if args.dry_run else 'wrote'} {counts} in {args.studies}")
     if changes.empty:
-        print("added; no pooled analysis changed")
+        print("no pooled analysis changed")
     else:
         print("Changes in the pooled analyses:")
         print_frame(changes, "table")
@@ -305,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", default="double", choices=["single", "double"])
     p.add_argument("--dpi", type=int, default=300, choices=[300, 600])
     p.add_argument("--studies", default="studies")
-    p.add_argument("--out", default="reports/figures")
+    p.add_argument("--out", default="figures", help="folder for the files (default: figures; the report's own figures are never overwritten unless given here)")
     p.set_defaults(func=cmd_forest)
 
     p = sub.add_parser("gosh", help="GOSH: the model fitted to every subset of studies")
@@ -318,7 +337,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--engine", default="numpy", choices=["numpy", "dask"],
                    help="dask: spread the chunks over the active Dask client or local scheduler")
-    _add_format(p, ("csv", "json"))
+    p.add_argument("--plot", default="gosh.png", help="write the GOSH plot here (pdf, svg, png or tiff); '' for none")
+    _add_format(p, ("table", "csv", "json"))
     p.set_defaults(func=cmd_gosh)
 
     p = sub.add_parser("add-study", help="add a trial (YAML or CSV) and show what changed")

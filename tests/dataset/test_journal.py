@@ -218,3 +218,16 @@ def test_add_study_with_a_wrong_studies_folder(tmp_path, new_trial, capsys, monk
     assert main(["add-study", str(new_trial), "--studies", studies]) == 1
     err = capsys.readouterr().err
     assert ("no datapackage.json" in err or "no such folder" in err) and "Traceback" not in err
+
+
+def test_add_study_says_what_it_wrote_and_suggests_the_closest_value(mini, tmp_path, capsys):
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(NEW_TRIAL.replace("intervention_class: ischemic_compression", "intervention_class: ischemic_compresion"))
+    assert main(["add-study", str(typo), "--studies", str(mini)]) == 1
+    assert "did you mean 'ischemic_compression'?" in capsys.readouterr().err
+    good = tmp_path / "good.yaml"
+    good.write_text(NEW_TRIAL)
+    assert main(["add-study", str(good), "--studies", str(mini), "--dry-run"]) == 0
+    assert "would write (dry run, nothing written) trials.csv +1 row, outcomes.csv +2 rows" in capsys.readouterr().out
+    assert main(["add-study", str(good), "--studies", str(mini)]) == 0
+    assert "wrote trials.csv +1 row, outcomes.csv +2 rows, registrations.csv +1 row" in capsys.readouterr().out

@@ -10,6 +10,7 @@ column, the value and the fix. Nothing here ever writes to the dataset.
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import re
@@ -256,6 +257,12 @@ def _schema_problems(path: Path) -> list[DataProblem]:
     import frictionless  # imported here: validation only, keeps `import tpmeta` light
 
     report = frictionless.validate(str(path / "datapackage.json"))
+    try:
+        descriptor = json.loads((path / "datapackage.json").read_text())
+    except (OSError, ValueError):
+        descriptor = {"resources": []}
+    allowed = {(r.get("name"), f["name"]): f["constraints"]["enum"] for r in descriptor.get("resources", [])
+               for f in r.get("schema", {}).get("fields", []) if "enum" in f.get("constraints", {})}  # fmt: skip
     problems = []
     for task in report.tasks:
         resource = Path(task.place).name if task.place else task.name
@@ -271,6 +278,11 @@ def _schema_problems(path: Path) -> list[DataProblem]:
                         "missing-label": "declared column '{}' is missing",
                         "incorrect-label": "column header '{}' does not match the schema"}[err.type].format(
                     getattr(err, "label", "") or getattr(err, "field_name", ""))  # fmt: skip
+            field = getattr(err, "field_name", None)
+            choices = allowed.get((Path(resource).stem, field))
+            if err.type == "constraint-error" and choices:
+                close = difflib.get_close_matches(str(getattr(err, "cell", "")), choices, n=1, cutoff=0.5)
+                fix = (f"did you mean '{close[0]}'? " if close else "") + f"allowed: {', '.join(choices)}"
             problems.append(
                 DataProblem(
                     message=note or err.title,

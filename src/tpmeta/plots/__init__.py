@@ -18,6 +18,7 @@ from .baujat import baujat_plot
 from .flow import flow_diagram
 from .forest import forest_plot
 from .funnel import funnel_plot
+from .gosh import gosh_plot
 from .multiverse import specification_curve_plot
 from .rob import rob_summary_plot, traffic_light_plot
 from .sequential import cumulative_plot, leave_one_out_plot
@@ -31,6 +32,7 @@ __all__ = [
     "flow_diagram",
     "forest_plot",
     "funnel_plot",
+    "gosh_plot",
     "leave_one_out_plot",
     "rob_summary_plot",
     "save_figure",
