@@ -38,6 +38,8 @@ from tpmeta.review.tables import (
     format_effect,
     markdown_table,
     md_text,
+    register_counts,
+    register_sentence,
     reviews_table,
 )
 
@@ -79,14 +81,12 @@ def show_figure(fig, name: str) -> None:
 
 # %%
 summary = review.summary()
-n_trials = len(data.trials)
-n_included = int((data.trials["inclusion_status"] == "included").sum())
-n_numbers = int(((data.trials["inclusion_status"] == "included") & (data.trials["data_status"] == "extracted")).sum())
-pooled_any = sorted({s for r in review.analyses.values() for s in r.studies.get("study_id", [])})
+counts = register_counts(data, review.analyses)  # the same counts as the claims table (one source)
+n_trials, n_included, n_numbers = counts["trials"], counts["included"], counts["with_results"]
 display(Markdown(
     f"**In short.** The register holds **{n_trials} trials**; **{n_included}** meet the inclusion criteria, "
     f"but the results of only **{n_numbers}** could be verified from accessible text (abstracts and "
-    f"open table pages) — the others need their full text. **{len(pooled_any)}** trials entered at least one "
+    f"open table pages) — the others need their full text. **{counts['pooled']}** trials entered at least one "
     "pooled analysis. With so few trials, every pooled result below is uncertain; where a claim has no "
     "trials at all, the claims table says so."
 ))
@@ -295,11 +295,10 @@ certainty = {aid: g.certainty for aid, g in review.grade.items()}
 claims = claims_table(data, review.analyses, certainty)
 write_table(claims, paths.tables / "claims.csv")
 display(Markdown(
-    f"On the article's claim that \"there are only 12 studies that are worth examining\": this register holds "
-    f"**{n_trials} randomised trials** of trigger-point therapies ({n_included} included), but the results of "
-    f"only {n_numbers} could be verified from accessible text, and the risk-of-bias assessments above rate most "
-    "of those with numbers at high risk — so the article is right that the evidence is thin and biased, wrong "
-    "that there is little of it."))
+    f"On the article's claim that \"there are only 12 studies that are worth examining\": {register_sentence(counts)} "
+    "The risk-of-bias assessments above rate most of those with numbers at high risk, largely because abstracts "
+    "do not report how trials were run — so the evidence is thin and uncertain, but there is more of it than "
+    "the article says."))
 show_table(claims)
 
 # %% [markdown]

@@ -17,6 +17,7 @@ from tpmeta.review.tables import (
 )
 
 MINI = Path(__file__).resolve().parents[1] / "data" / "mini_studies"
+ROOT_STUDIES = Path(__file__).resolve().parents[2] / "studies"
 
 
 def test_flow_and_characteristics():
@@ -44,3 +45,22 @@ def test_formatting_helpers():
     assert format_effect(float("nan"), 0, 1) == "—"
     md = markdown_table(pd.DataFrame({"a": ["x|y"], "b": [None]}))
     assert md.splitlines()[2] == "| x\\|y |  |"
+
+
+def test_the_claim_about_the_number_of_trials_is_answered_from_the_register():
+    """One source of truth: no 'no randomised trials found' under a paragraph that counts them."""
+    from tpmeta.review.build import build_review
+    from tpmeta.review.tables import register_counts
+
+    data = tpmeta.load_studies(ROOT_STUDIES)
+    review = build_review(data)
+    claims = claims_table(data, review.analyses).set_index("claim")
+    row = claims.loc[[c for c in claims.index if "12 studies" in c][0]]
+    counts = register_counts(data, review.analyses)
+    assert f"holds {counts['trials']} trials" in row["what the evidence shows"]
+    assert f"{counts['included']} are randomised trials that meet the inclusion criteria" in row["what the evidence shows"]
+    assert f"results of {counts['with_results']} could be verified" in row["what the evidence shows"]
+    assert "No randomised trials found" not in row["what the evidence shows"] + row["bottom line"]
+    for _, r in claims.iterrows():  # a bottom line never contradicts the evidence beside it
+        if r["what the evidence shows"].startswith("No randomised trials found"):
+            assert r["bottom line"].startswith("No randomised trials found"), r

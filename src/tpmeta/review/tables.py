@@ -114,6 +114,29 @@ def reviews_table(data: StudyData) -> pd.DataFrame:
     }).sort_values(["review", "outcome"], ignore_index=True)  # fmt: skip
 
 
+#: ``claims.csv`` outcome of a claim about the evidence itself ("only 12 studies"): answered from the
+#: register's counts, the same numbers the report's summary gives (one source of truth).
+REGISTER_OUTCOME = "register"
+
+
+def register_counts(data: StudyData, results: Mapping[str, AnalysisResult] | None = None) -> dict[str, int]:
+    """Trials in the register, included, included with results verified from accessible text, and
+    trials that entered at least one pooled analysis."""
+    t = data.trials
+    included = t["inclusion_status"] == "included"
+    pooled = {s for r in (results or {}).values() for s in r.studies.get("study_id", [])}
+    return {"trials": len(t), "included": int(included.sum()),
+            "with_results": int((included & (t["data_status"] == "extracted")).sum()), "pooled": len(pooled)}  # fmt: skip
+
+
+def register_sentence(counts: Mapping[str, int]) -> str:
+    """The register's counts in one sentence (used by the claims table and the report's summary)."""
+    return (f"This register holds {counts['trials']} trials of trigger-point therapies, of which "
+            f"{counts['included']} are randomised trials that meet the inclusion criteria; the results of "
+            f"{counts['with_results']} could be verified from accessible text, and {counts['pooled']} entered at "
+            "least one pooled analysis.")  # fmt: skip
+
+
 def claims_table(
     data: StudyData, results: Mapping[str, AnalysisResult], certainty: Mapping[str, str] | None = None
 ) -> pd.DataFrame:
@@ -123,6 +146,12 @@ def claims_table(
     rows = []
     trials = data.trials.set_index("study_id")
     for c in data.claims.itertuples():
+        if str(c.outcome).strip() == REGISTER_OUTCOME:  # a claim about the trials themselves
+            counts = register_counts(data, results)
+            rows.append({"claim": c.claim, "article says": c.article_quote,
+                         "bottom line": "There are more trials than the article says, but few report results that could be checked.",
+                         "what the evidence shows": register_sentence(counts)})  # fmt: skip
+            continue
         parts = []
         analysis_ids = str(c.analysis_id).split() if isinstance(c.analysis_id, str) else []
         pooled_ids: set[str] = set()
