@@ -64,3 +64,13 @@ def test_the_claim_about_the_number_of_trials_is_answered_from_the_register():
     for _, r in claims.iterrows():  # a bottom line never contradicts the evidence beside it
         if r["what the evidence shows"].startswith("No randomised trials found"):
             assert r["bottom line"].startswith("No randomised trials found"), r
+
+
+def test_published_reviews_are_named_by_author_and_year():
+    from tpmeta.review.tables import reviews_table
+
+    data = tpmeta.load_studies(ROOT_STUDIES)
+    table = reviews_table(data)
+    assert "Denneny 2019" in set(table["review"]) and not table["review"].str.match(r"^[a-z]+\d{4}$").any()
+    claims = claims_table(data, {})
+    assert not claims["what the evidence shows"].str.contains(r"review [a-z]+\d{4}\b").any()

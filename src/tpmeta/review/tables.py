@@ -101,11 +101,20 @@ def characteristics_table(data: StudyData) -> pd.DataFrame:
     return out.sort_values("trial", ignore_index=True)
 
 
+def _author_year(citation: object, review_id: str) -> str:
+    """'Denneny 2019' from the citation's first author and the year in the review id (the id as a fallback)."""
+    year = re.search(r"(19|20)\d{2}", str(review_id))
+    first = str(citation).split(",")[0].strip() if isinstance(citation, str) and citation.strip() else ""
+    surname = first.rsplit(" ", 1)[0] if " " in first else first
+    return f"{surname} {year.group(0)}" if surname and year else str(review_id)
+
+
 def reviews_table(data: StudyData) -> pd.DataFrame:
     """Published reviews' pooled results, formatted for reading."""
     r = data.reviews.copy()
     return pd.DataFrame({
-        "review": r["review_id"], "outcome": r["outcome"], "comparison": r["comparison"].fillna(""),
+        "review": [_author_year(c, rid) for c, rid in zip(r["citation"], r["review_id"])],
+        "doi": r["doi"].fillna("") if "doi" in r else "", "outcome": r["outcome"], "comparison": r["comparison"].fillna(""),
         "studies": r["k"].map(lambda x: "" if pd.isna(x) else str(int(x))),
         "participants": r["participants"].map(lambda x: "" if pd.isna(x) else str(int(x))),
         "measure": r["measure"].fillna(""),
@@ -228,7 +237,7 @@ def _review_sentences(reviews: pd.DataFrame, review_id: str, outcome: str) -> li
     for r in rows.itertuples():
         k = "" if pd.isna(r.k) else f", {int(r.k)} trials"
         i2 = "" if pd.isna(r.i2) else f", I² {r.i2:.0f}%"
-        out.append(f"Published review {review_id} ({r.comparison}): {r.measure} "
+        out.append(f"Published review {_author_year(getattr(r, 'citation', ''), review_id)} ({r.comparison}): {r.measure} "
                    f"{format_effect(r.estimate, r.ci_low, r.ci_high)}{k}{i2}.")  # fmt: skip
     return out
 
