@@ -148,14 +148,9 @@ for aid, res in review.analyses.items():
         display(Markdown("**No trial with usable numbers for this analysis.**"))
     else:
         p = res.pooled
-        lower_better = spec.outcome in ("pain_intensity", "disability", "headache_frequency") and not ratio
-        favours = ("Favours trigger-point therapy", "Favours control") if lower_better else ("Favours control", "Favours trigger-point therapy")
-        rob_cols = review.rob_rows(aid).set_index("study")
-        study_data = res.studies.drop(columns=["study_id"]).dropna(axis=1, how="all")
-        if ratio:
-            study_data = study_data.rename(columns={"ai": "events1", "n1": "total1", "ci": "events2", "n2": "total2"})
-        fig = plots.forest_plot(p, study_data=study_data, rob=rob_cols if rob_cols.notna().any().any() else None,
-                                favours=favours, effect_label=measure, ratio=ratio, width="double")
+        forest_args = review.forest_arguments(aid)  # the same choices as `tpmeta forest`
+        favours = forest_args["favours"]
+        fig = plots.forest_plot(p, **forest_args, width="double")
         show_figure(fig, f"forest_{aid}")
         est = format_effect(p.estimate, p.ci_low, p.ci_high, ratio=ratio)
         if p.k == 1:

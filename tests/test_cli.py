@@ -129,3 +129,17 @@ def test_gosh_prints_a_summary_and_writes_a_plot(tmp_path, capsys):
     assert plot.stat().st_size > 0
     assert main(["gosh", str(path), "--csv", "--plot", ""]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 256  # header + every subset
+
+
+def test_forest_cli_uses_the_reports_labels(tmp_path, capsys):
+    """`tpmeta forest` and the report draw the same figure: same favours labels, same effect label."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    assert main(["forest", "--outcome", "disability", "--format", "svg", "--studies", str(root / "studies"),
+                 "--out", str(tmp_path)]) == 0  # fmt: skip
+    import re
+
+    svg = (tmp_path / "forest_disability_post.svg").read_text()
+    words = " ".join(re.findall(r">([^<>]*)</text>", svg))  # labels may wrap over several text lines
+    assert "Favours trigger-point therapy" in words and "Favours intervention" not in words

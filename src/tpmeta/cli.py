@@ -198,7 +198,6 @@ def cmd_forest(args: argparse.Namespace) -> int:
         if res.pooled is None:
             print(f"{res.spec.analysis_id}: no trials with usable numbers, no plot", file=sys.stderr)
             continue
-        study_data = res.studies.drop(columns=["study_id"]).dropna(axis=1, how="all")
         if args.timepoint:
             print("note: --timepoint selects by the analysis rule in studies/analyses.csv", file=sys.stderr)
         subgroups, subgroup_test = None, None
@@ -211,10 +210,9 @@ def cmd_forest(args: argparse.Namespace) -> int:
                 sg = tpmeta.subgroup_analysis(res.pooled.yi, res.pooled.vi, groups.to_numpy(), method=res.spec.method,
                                               test=res.spec.test, labels=list(res.pooled.study_labels))  # fmt: skip
                 subgroups, subgroup_test = list(sg.subgroups), sg.test_text
-        rob = review.rob_rows(res.spec.analysis_id).set_index("study")
-        fig = plots.forest_plot(res.pooled, study_data=study_data, subgroups=subgroups, subgroup_test=subgroup_test,
-                                rob=rob if rob.notna().any().any() else None, sort_by=args.sort,
-                                width=args.width, effect_label=res.spec.measure.value)  # fmt: skip
+        forest_args = review.forest_arguments(res.spec.analysis_id)  # the report's choices (favours, ratio, ...)
+        fig = plots.forest_plot(res.pooled, subgroups=subgroups, subgroup_test=subgroup_test, sort_by=args.sort,
+                                width=args.width, **forest_args)  # fmt: skip
         for path in plots.save_figure(fig, out / f"forest_{res.spec.analysis_id}", formats=formats, dpi=args.dpi):
             print(path)
     return 0

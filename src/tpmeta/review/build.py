@@ -25,6 +25,10 @@ from .analyses import AnalysisResult, run_all
 __all__ = ["Review", "add_study", "build_review", "compare_reviews"]
 
 
+#: Outcomes on which a lower value is better (a negative SMD or MD favours the intervention).
+LOWER_IS_BETTER = ("pain_intensity", "disability", "headache_frequency")
+
+
 @dataclass(frozen=True)
 class Review:
     data: StudyData
@@ -42,6 +46,24 @@ class Review:
             return [None] * len(res.studies)
         table = self.rob[self.rob["outcome"] == res.spec.outcome].set_index("study_id")[domain]
         return [table.get(s) for s in res.studies["study_id"]]
+
+    def forest_arguments(self, analysis_id: str) -> dict[str, Any]:
+        """Everything a forest plot of this analysis needs besides the result, decided in one place so
+        that the report and ``tpmeta forest`` draw the same figure: arm columns, RoB 2 judgements, the
+        "Favours …" labels (the side that favours trigger-point therapy depends on the outcome's
+        direction), the effect label and the ratio scale."""
+        res = self.analyses[analysis_id]
+        spec = res.spec
+        ratio = spec.measure.is_ratio
+        lower_better = spec.outcome in LOWER_IS_BETTER and not ratio
+        favours = (("Favours trigger-point therapy", "Favours control") if lower_better
+                   else ("Favours control", "Favours trigger-point therapy"))  # fmt: skip
+        study_data = res.studies.drop(columns=["study_id"]).dropna(axis=1, how="all")
+        if ratio:
+            study_data = study_data.rename(columns={"ai": "events1", "n1": "total1", "ci": "events2", "n2": "total2"})
+        rob = self.rob_rows(analysis_id).set_index("study")
+        return {"study_data": study_data, "rob": rob if rob.notna().any().any() else None, "favours": favours,
+                "effect_label": spec.measure.value, "ratio": ratio}  # fmt: skip
 
     def rob_rows(self, analysis_id: str) -> pd.DataFrame:
         """Domain judgements of the pooled studies (label, d1…d5, overall), in forest-plot order."""
