@@ -38,6 +38,7 @@ from tpmeta.review.tables import (
     format_effect,
     markdown_table,
     md_text,
+    key_findings,
     register_counts,
     register_sentence,
     reviews_table,
@@ -90,9 +91,29 @@ display(Markdown(
     "pooled analysis. With so few trials, every pooled result below is uncertain; where a claim has no "
     "trials at all, the claims table says so."
 ))
+certainty = {aid: g.certainty for aid, g in review.grade.items()}
+display(Markdown("## Key findings\n\nFor each claim of the article: what the trials we could check show, how "
+                 "certain that is (GRADE), and how many trials it rests on. Details in the numbered sections."))
+show_table(key_findings(data, review.analyses, certainty))
+display(Markdown(
+    "**Contents.** [1. Methods](#1.-Methods) · [2. Flow of trials](#2.-Flow-of-trials) · "
+    "[3. Characteristics](#3.-Characteristics-of-the-included-trials) · [4. Risk of bias](#4.-Risk-of-bias-(RoB-2)) · "
+    "[5. Pooled analyses](#5.-Pooled-analyses) · [6. Certainty](#6.-Certainty-of-the-evidence-(GRADE)-%E2%80%94-Summary-of-Findings) · "
+    "[7. Published reviews](#7.-What-published-systematic-reviews-found) · "
+    "[8. The article's claims](#8.-The-article's-claims-against-the-evidence) · [9. Data quality](#9.-Data-quality)"))
 
 # %% [markdown]
-# ## 1. Flow of trials
+# ## 1. Methods
+# Effect sizes: Hedges' g with metafor's exact small-sample correction and variance; SDs derived from
+# SE, CI or medians (Wan 2014, Luo 2018) are recorded per row. Multi-arm trials: arms of the same role
+# combined (Cochrane Handbook 23.3.4). Pooling: REML τ² with the Hartung-Knapp-Sidik-Jonkman
+# adjustment; Q-profile CI for τ²; prediction interval with t_{k−1}. Every estimator is validated
+# against metafor 3.8 (`tests/reference/`). Risk of bias: RoB 2 algorithm from the signalling answers.
+# Certainty: GRADE suggestions with stated thresholds (`tpmeta.appraisal.grade`). Provenance of this build:
+# `reports/provenance.json`.
+
+# %% [markdown]
+# ## 2. Flow of trials
 
 # %%
 flow = flow_counts(data, review.analyses)
@@ -101,7 +122,7 @@ show_figure(plots.flow_diagram(flow), "flow")
 show_table(flow, collapsed="Show the counts behind the diagram, with every exclusion reason")
 
 # %% [markdown]
-# ## 2. Characteristics of the included trials
+# ## 3. Characteristics of the included trials
 # Results are "full text needed" when the accessible abstract reports only p-values.
 
 # %%
@@ -110,7 +131,7 @@ write_table(chars, paths.tables / "characteristics.csv")
 show_table(chars, collapsed=f"Show the {len(chars)} included trials (also in tables/characteristics.csv)")
 
 # %% [markdown]
-# ## 3. Risk of bias (RoB 2)
+# ## 4. Risk of bias (RoB 2)
 # Judgements are computed from the signalling answers in `studies/rob2.csv` with the published RoB 2
 # algorithm (`tpmeta.appraisal.rob2`). Most answers rest on abstracts and PEDro records; where the report does
 # not say, the honest answer is "no information", which the algorithm turns into *some concerns* or
@@ -129,7 +150,7 @@ else:
     display(Markdown("No risk-of-bias assessments recorded yet."))
 
 # %% [markdown]
-# ## 4. Pooled analyses
+# ## 5. Pooled analyses
 # Random-effects model (REML τ², Hartung-Knapp-Sidik-Jonkman CI), intervention versus control.
 # Continuous outcomes as standardised mean differences (Hedges' g): for pain and disability a negative
 # SMD favours trigger-point therapy, for pressure pain threshold a positive one. Responders as risk
@@ -234,7 +255,7 @@ for aid, res in review.analyses.items():
         display(Markdown(f"GOSH for {aid}: {len(g)} subsets; pooled estimates from {g.estimate.min():.2f} to {g.estimate.max():.2f}."))
 
 # %% [markdown]
-# ## 5. Certainty of the evidence (GRADE) — Summary of Findings
+# ## 6. Certainty of the evidence (GRADE) — Summary of Findings
 # tpmeta suggests each downgrade from the analysis itself; a reviewer's decision in `studies/grade.csv`
 # replaces the suggestion for that domain. Footnotes give every reason. The table covers trigger-point
 # manual therapy (at most seven outcomes, as GRADE advises); the needling/injection comparator register
@@ -274,7 +295,7 @@ else:
     display(Markdown("No outcome could be rated: no pooled analysis has data."))
 
 # %% [markdown]
-# ## 6. What published systematic reviews found
+# ## 7. What published systematic reviews found
 # Pooled results reported by published reviews (numbers quoted from their abstracts; see `studies/reviews.csv`).
 
 # %%
@@ -283,10 +304,9 @@ write_table(rev, paths.tables / "published_reviews.csv")
 show_table(rev)
 
 # %% [markdown]
-# ## 7. The article's claims against the evidence
+# ## 8. The article's claims against the evidence
 
 # %%
-certainty = {aid: g.certainty for aid, g in review.grade.items()}
 claims = claims_table(data, review.analyses, certainty)
 write_table(claims, paths.tables / "claims.csv")
 display(Markdown(
@@ -297,7 +317,7 @@ display(Markdown(
 show_table(claims)
 
 # %% [markdown]
-# ## 8. Data quality
+# ## 9. Data quality
 # Validation warnings of the dataset (`tpmeta validate`): numbers that need a second look.
 
 # %%
@@ -308,13 +328,3 @@ if validation.warnings:
     counts = warn.groupby(["file", "issue"]).size().reset_index(name="rows").sort_values("rows", ascending=False)
     show_table(counts)
     show_table(warn, collapsed=f"Show all {len(warn)} warnings (also in tables/validation_warnings.csv)")
-
-# %% [markdown]
-# ## Methods
-# Effect sizes: Hedges' g with metafor's exact small-sample correction and variance; SDs derived from
-# SE, CI or medians (Wan 2014, Luo 2018) are recorded per row. Multi-arm trials: arms of the same role
-# combined (Cochrane Handbook 23.3.4). Pooling: REML τ² with the Hartung-Knapp-Sidik-Jonkman
-# adjustment; Q-profile CI for τ²; prediction interval with t_{k−1}. Every estimator is validated
-# against metafor 3.8 (`tests/reference/`). Risk of bias: RoB 2 algorithm from the signalling answers.
-# Certainty: GRADE suggestions with stated thresholds (`tpmeta.appraisal.grade`). Provenance of this build:
-# `reports/provenance.json`.

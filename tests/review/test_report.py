@@ -16,7 +16,7 @@ from tpmeta.review.report import ReportError, build_report
 
 ROOT = Path(__file__).resolve().parents[2]
 SECTIONS = [
-    "Flow of trials", "Characteristics of the included trials", "Risk of bias", "Pooled analyses",
+    "Key findings", "Flow of trials", "Characteristics of the included trials", "Risk of bias", "Pooled analyses",
     "Certainty of the evidence", "What published systematic reviews found", "The article's claims",
     "Data quality", "Methods",
 ]  # fmt: skip
@@ -158,3 +158,17 @@ def test_a_stopped_build_says_so_once_and_keeps_the_previous_report(built, tmp_p
     assert "Traceback" not in seen + rest and rest.strip().endswith("interrupted; nothing was changed")
     assert (reports / "index.html").read_bytes() == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".reports")]
+
+
+def test_answer_first_contents_and_methods_before_results(built):
+    from urllib.parse import unquote
+
+    _, index = built
+    html = index.read_text(encoding="utf-8")
+    order = [html.index(h) for h in ('id="Key-findings"', 'id="1.-Methods"', 'id="2.-Flow-of-trials"', 'id="5.-Pooled-analyses"')]
+    assert order == sorted(order)  # the answer first, then how it was found, then the results
+    ids = set(re.findall(r'<h[1-3] id="([^"]+)"', html))
+    links = [unquote(h) for h in re.findall(r'href="#([^"]+)"', html)]
+    assert len(links) >= 9 and all(link in {unquote(i) for i in ids} for link in links), set(links) - ids
+    box = html[html.index('id="Key-findings"'):html.index('id="1.-Methods"')]
+    assert "Trigger-point massage relieves pain" in box and "certainty" in box

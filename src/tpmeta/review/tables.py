@@ -288,3 +288,20 @@ def markdown_table(frame: pd.DataFrame) -> str:
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
     body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
     return "\n".join([head, rule, *body]) + "\n"
+
+
+def key_findings(data: StudyData, results: Mapping[str, AnalysisResult],
+                 certainty: Mapping[str, str] | None = None) -> pd.DataFrame:  # fmt: skip
+    """The report's opening box: per claim of the article, the bottom line (the same sentence as the
+    claims table), the GRADE certainty where an analysis was rated, and how many trials with checked
+    results speak to it."""
+    claims = claims_table(data, results, certainty)
+    rows = []
+    for c, line in zip(data.claims.itertuples(), claims["bottom line"]):
+        ids = str(c.analysis_id).split() if isinstance(c.analysis_id, str) else []
+        pooled = {s for a in ids if a in results for s in results[a].studies.get("study_id", [])}
+        levels = sorted({(certainty or {}).get(a, "") for a in ids if a in results and results[a].pooled is not None} - {""})
+        n = register_counts(data, results)["with_results"] if str(c.outcome).strip() == REGISTER_OUTCOME else len(pooled)
+        rows.append({"question": c.claim, "bottom line": line, "certainty": ", ".join(levels) or "not rated",
+                     "trials with checked results": n})  # fmt: skip
+    return pd.DataFrame(rows)
