@@ -163,6 +163,8 @@ table{border-collapse:collapse;margin:1em 0;font-size:.9em} th,td{border:1px sol
 th{background:#f6f8fa} img{max-width:100%;height:auto} pre{background:#f6f8fa;padding:.8em;overflow:auto}
 .jp-OutputArea-output pre{background:none;padding:0} .anchor-link{display:none}
 td:first-child{white-space:pre-wrap}
+table{display:block;max-width:100%;overflow-x:auto}
+@media (max-width:600px){body{padding:0 .6em;margin:1em auto} table{font-size:.8em} h1{font-size:1.5em}}
 """
 
 
