@@ -73,3 +73,23 @@ def test_the_add_study_example_adds_a_trial(tmp_path, capsys):
     data = load_studies(studies)
     assert "smith2021" in set(data.trials["study_id"]) and (data.outcomes["study_id"] == "smith2021").sum() == 2
     assert "smith2021" in set(data.rob2["study_id"]) and "smith2021" in set(data.registrations["study_id"])
+
+
+def test_the_readme_figures_about_the_data_are_the_datas():
+    import warnings
+
+    import tpmeta
+    from tpmeta.review.build import build_review
+    from tpmeta.review.tables import register_counts
+
+    data = tpmeta.load_studies(ROOT / "studies")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", tpmeta.SingleStudyWarning)
+        counts = register_counts(data, build_review(data).analyses)
+    status = data.trials["inclusion_status"].value_counts()
+    section = README.split("## What the shipped data show", 1)[1].split("##", 1)[0]
+    expected = (f"holds {counts['trials']} trials", f"({counts['included']} included, {status['awaiting']} awaiting",
+                f"{status['excluded']} excluded", f"{counts['pooled']} trials enter at least one analysis")  # fmt: skip
+    text = " ".join(section.split())
+    for fragment in expected:
+        assert fragment in text, fragment

@@ -231,3 +231,15 @@ def test_nul_bytes_are_an_error(tmp_path):
     (bad / "outcomes.csv").write_bytes(data.replace(b"Table 2", b"Table\x002", 1))
     report = tpmeta.validate_studies(bad)
     assert not report.ok and any("NUL" in p.message for p in report.errors)
+
+
+def test_sources_read_as_written_and_like_with_like():
+    """Kocak 2019 (issue #16): trigger-point injection vs an intravenous NSAID is an active comparison, and
+    its abstract's 'decreased by 0.41 (TPI) … by 2.59 (NSAID)' is entered literally (changes −0.41, −2.59),
+    not in the reading that would favour the injection."""
+    data = tpmeta.load_studies(ROOT / "studies")
+    trial = data.trials.set_index("study_id").loc["kocak2019"]
+    assert trial["comparator_class"] == "active"
+    pain = data.outcomes[(data.outcomes["study_id"] == "kocak2019") & (data.outcomes["outcome"] == "pain_intensity")]
+    means = dict(zip(pain["arm_role"], pain["mean"]))
+    assert means == {"intervention": -0.41, "control": -2.59} and set(pain["direction"]) == {"lower_better"}
