@@ -352,3 +352,13 @@ def test_a_single_trial_is_drawn_as_a_trial_not_a_meta_analysis():
     assert texts_with_gid(fig, "single-trial-note")
     assert fig.axes[0].get_xlim()[0] <= -0.97  # the whole interval is visible
     assert_clean_layout(fig)
+
+
+def test_derived_numbers_are_marked():
+    yi, vi, labels = synthetic(3, seed=21)
+    data = pd.DataFrame({"label": labels, "derivation": ["reported", "sd from se (SD = SE·√n)", ""]})
+    fig = forest_plot(pool(yi, vi, labels=labels), study_data=data)
+    marked = [t for t in texts_with_gid(fig, "study-label") if t.endswith("\u2020")]
+    assert marked == [labels[1] + " \u2020"]
+    assert texts_with_gid(fig, "derived-note")[0].startswith("\u2020 Derived, not reported as such: sd from se")
+    assert_clean_layout(fig)

@@ -135,6 +135,8 @@ def draw_forest(lay: Any, fig: Any, ax: Any, x0: float, top: float, family: str)
         text(*lay.xlabel_pos, ha="left", va="top", gid="xlabel")
     if lay.legend_pos:
         text(*lay.legend_pos, ha="left", va="top", size=fs * 0.9, gid="rob-legend")
+    if getattr(lay, "derived_pos", None):
+        text(*lay.derived_pos, ha="left", va="top", size=fs * 0.9, gid="derived-note")
 
 def _draw_rob(lay: Any, fig: Any, text: Any, x0: float, top: float, CircleCollection: Any) -> None:
     """Traffic-light circles with symbols in the risk-of-bias columns."""

@@ -109,6 +109,9 @@ class _Forest:
             self.models, self.wheaders = [], []
             for s in self.all_studies:
                 s.weights = []
+        # numbers derived rather than reported (SD from SE, CI or median/IQR, ...): marked with a dagger
+        self.derived = {id(st): str(st.data.get("derivation")) for st in self.all_studies
+                        if st.data and str(st.data.get("derivation") or "").strip() not in _AS_REPORTED}  # fmt: skip
         self.arm_cols = self._arm_columns(study_data, arm_labels)
         self.rob_keys = self._rob_columns(rob)
         for s in self.all_studies:  # validate judgements before drawing anything
@@ -195,7 +198,8 @@ class _Forest:
             if name is not None:
                 rows.append(Row("group", span=str(name), bold=True, gid="subgroup-header"))
             for s in studies:
-                cells = {"label": s.label, "effect": self._effect_text(s.yi, s.lo, s.hi)}
+                cells = {"label": s.label + (" †" if id(s) in self.derived else ""),
+                         "effect": self._effect_text(s.yi, s.lo, s.hi)}
                 cells.update({f"weight{j}": f"{w:.1f}%" for j, w in enumerate(s.weights)})
                 cells.update({c.key: data_fmt[c.key][index[id(s)]] for c in self.arm_cols})
                 rows.append(Row("study", cells, study=s, gid="study"))
@@ -428,7 +432,17 @@ class _Forest:
             s = "\n".join(pack_parts(p, self.width - 6 * PT, m, fs * 0.9) for p in paragraphs)
             y += 0.4 * lh
             self.legend_pos, y = (3 * PT, y, s), y + m.size(s, fs * 0.9)[1]
+        self.derived_pos = None
+        if self.derived:
+            kinds = sorted(set(self.derived.values()))
+            s = pack_parts(["† Derived, not reported as such: " + kinds[0], *kinds[1:]], self.width - 6 * PT, m, fs * 0.9)
+            y += 0.4 * lh
+            self.derived_pos, y = (3 * PT, y, s), y + m.size(s, fs * 0.9)[1]
         self.footer_bottom = y
+
+#: ``derivation`` values of numbers used as reported (no dagger).
+_AS_REPORTED = frozenset({"", "reported", "between-group difference as reported", "nan", "None", "<NA>"})
+
 
 def forest_plot(
     result: PoolResult | Sequence[tuple[str, PoolResult]] | None,
@@ -461,7 +475,8 @@ def forest_plot(
     study_data : DataFrame, optional
         Per-arm statistics shown as columns, matched to the studies by a ``label``/``study``/``study_id``
         column, by the index, or row by row. Recognised columns: ``events1``, ``mean1``, ``sd1``,
-        ``total1`` (or ``n1``) and the same with ``2``; ``year`` is used by ``sort_by="year"``.
+        ``total1`` (or ``n1``) and the same with ``2``; ``year`` is used by ``sort_by="year"``;
+        ``derivation`` (e.g. "sd from se") marks the study with † and says how in a footnote.
     subgroups : list of (name, PoolResult), optional
         One analysis per subgroup: a header row, its studies and its own diamond and heterogeneity.
     subgroup_test : str, optional
