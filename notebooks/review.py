@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from IPython.display import HTML, Image, Markdown, display
+from IPython.display import HTML, Markdown, display
 
 import tpmeta
 from tpmeta import plots
@@ -64,10 +64,21 @@ def show_table(frame: pd.DataFrame, collapsed: str | None = None) -> None:
     display(HTML(table))
 
 
-def show_figure(fig, name: str) -> None:
-    """Save in every format for papers and embed the PNG in the report."""
+FIGURE_NUMBER = [0]
+
+
+def show_figure(fig, name: str, caption: str) -> None:
+    """Save in every format for papers and embed the PNG in the report as a numbered figure whose
+    caption is also its alt text (dataset text escaped)."""
+    import base64
+    import html as html_lib
+
     written = plots.save_figure(fig, paths.figures / name, formats=("pdf", "svg", "png"), dpi=200)
-    display(Image(filename=str(written[-1])))
+    FIGURE_NUMBER[0] += 1
+    data = base64.b64encode(written[-1].read_bytes()).decode("ascii")
+    text = html_lib.escape(f"Figure {FIGURE_NUMBER[0]}. {caption}")
+    display(HTML(f'<figure><img src="data:image/png;base64,{data}" alt="{text}">'
+                 f"<figcaption>{text} <small>(PDF, SVG and PNG: figures/{name}.*)</small></figcaption></figure>"))
 
 
 # %% [markdown]
@@ -118,7 +129,7 @@ display(Markdown(
 # %%
 flow = flow_counts(data, review.analyses)
 write_table(flow, paths.tables / "flow.csv")
-show_figure(plots.flow_diagram(flow), "flow")
+show_figure(plots.flow_diagram(flow), "flow", "Flow of trials through the register: identified, excluded with reasons, awaiting classification, included, and in at least one pooled analysis.")
 show_table(flow, collapsed="Show the counts behind the diagram, with every exclusion reason")
 
 # %% [markdown]
@@ -144,8 +155,8 @@ if len(review.rob):
     labels = data.trials.set_index("study_id")
     rob_plot = rob_table.assign(study=[f"{trial_label(s, labels.loc[s, 'authors'], labels.loc[s, 'year'])} ({o.replace('_', ' ')})"
                                        for s, o in zip(rob_table["study_id"], rob_table["outcome"])])
-    show_figure(plots.traffic_light_plot(rob_plot), "rob_traffic_light")
-    show_figure(plots.rob_summary_plot(rob_plot), "rob_summary")
+    show_figure(plots.traffic_light_plot(rob_plot), "rob_traffic_light", "Risk of bias (RoB 2) per trial and outcome: the five domains and the overall judgement.")
+    show_figure(plots.rob_summary_plot(rob_plot), "rob_summary", "Risk of bias (RoB 2) summary: the share of assessments at each judgement, per domain.")
 else:
     display(Markdown("No risk-of-bias assessments recorded yet."))
 
@@ -172,7 +183,7 @@ for aid, res in review.analyses.items():
         forest_args = review.forest_arguments(aid)  # the same choices as `tpmeta forest`
         favours = forest_args["favours"]
         fig = plots.forest_plot(p, **forest_args, width="double")
-        show_figure(fig, f"forest_{aid}")
+        show_figure(fig, f"forest_{aid}", f"Forest plot: {spec.title} ({measure}; {p.k} trial{'s' if p.k != 1 else ''}).")
         est = format_effect(p.estimate, p.ci_low, p.ci_high, ratio=ratio)
         if p.k == 1:
             display(Markdown(f"**One trial** ({md_text(p.study_labels[0])}): {measure} {est}. A single trial is not a pooled result."))
@@ -199,7 +210,8 @@ for aid, res in review.analyses.items():
                                           test=spec.test, labels=list(p.study_labels))
             display(Markdown(f"**By intervention:** {md_text(sg.test_text)}"))
             show_figure(plots.forest_plot(p, subgroups=list(sg.subgroups), subgroup_test=sg.test_text, favours=favours,
-                                          effect_label=measure, ratio=ratio, width="double"), f"forest_{aid}_by_intervention")
+                                          effect_label=measure, ratio=ratio, width="double"), f"forest_{aid}_by_intervention",
+                        f"Forest plot by intervention: {spec.title} ({measure}), with the test for subgroup differences.")
         restricted = review.rob_restricted(aid)
         rows = [{"analysis": "all trials", "k": p.k, f"{measure} [95% CI]": est}]
         for name, r in restricted.items():
@@ -210,7 +222,8 @@ for aid, res in review.analyses.items():
         if p.k >= 10:
             eg = tpmeta.egger_test(p)
             display(Markdown(f"**Small-study effects:** Egger's test t = {eg.statistic:.2f}, p = {eg.pvalue:.3f}."))
-            show_figure(plots.funnel_plot(p, egger=(eg.limit_estimate, eg.slope), ratio=ratio), f"funnel_{aid}")
+            show_figure(plots.funnel_plot(p, egger=(eg.limit_estimate, eg.slope), ratio=ratio), f"funnel_{aid}",
+                        f"Funnel plot with Egger's regression line: {spec.title} ({measure}).")
             tf = tpmeta.trim_and_fill(p)
             display(Markdown(f"Trim-and-fill ({tf.estimator}): {tf.k0} trial(s) imputed on the {tf.side} side; "
                              f"adjusted estimate {format_effect(tf.estimate, tf.ci_low, tf.ci_high, ratio=ratio)}."))
@@ -246,7 +259,8 @@ for outcome in ("pain_intensity", "pressure_pain_threshold"):
         write_table(mv, paths.tables / f"multiverse_{outcome}.csv")
         if summary_mv.n_specifications >= 2:
             show_figure(plots.specification_curve_plot(
-                mv, ["timepoint", "intervention", "comparator", "risk_of_bias", "method", "test"]), f"multiverse_{outcome}")
+                mv, ["timepoint", "intervention", "comparator", "risk_of_bias", "method", "test"]), f"multiverse_{outcome}",
+                f"Specification curve ({outcome.replace('_', ' ')}): the pooled SMD under every combination of reasonable analytic choices.")
 
 for aid, res in review.analyses.items():
     if res.pooled is not None and res.k >= 5:
