@@ -39,6 +39,7 @@ from tpmeta.review.tables import (
     markdown_table,
     md_text,
     key_findings,
+    link_identifiers,
     register_counts,
     register_sentence,
     reviews_table,
@@ -58,7 +59,7 @@ review = build_review(data)
 
 def show_table(frame: pd.DataFrame, collapsed: str | None = None) -> None:
     """An HTML table; long tables fold away under a one-line summary (``collapsed``)."""
-    table = frame.to_html(index=False, escape=True, na_rep="")
+    table = link_identifiers(frame.to_html(index=False, escape=True, na_rep=""))  # DOIs, PMIDs, NCT: links
     if collapsed:
         table = f"<details><summary>{collapsed}</summary>{table}</details>"
     display(HTML(table))

@@ -197,3 +197,10 @@ def test_figures_are_numbered_with_captions_and_alt_text(built):
     numbers = [int(re.match(r"Figure (\d+)\. \S", a).group(1)) for a in alts]
     assert numbers == list(range(1, len(alts) + 1))
     assert html.count("<figcaption>") == len(imgs)
+
+
+def test_identifiers_are_links(built):
+    _, index = built
+    html = index.read_text(encoding="utf-8")
+    assert re.search(r'<a href="https://doi\.org/10\.\d{4,9}/[^"]+">doi:10\.', html)
+    assert re.search(r'<a href="https://pubmed\.ncbi\.nlm\.nih\.gov/\d+/">PMID \d+</a>', html) or "PMID" not in html

@@ -305,3 +305,23 @@ def key_findings(data: StudyData, results: Mapping[str, AnalysisResult],
         rows.append({"question": c.claim, "bottom line": line, "certainty": ", ".join(levels) or "not rated",
                      "trials with checked results": n})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+_DOI = re.compile(r"doi:(10\.\d{4,9}/[^\s<>\"'&]*[^\s<>\"'&.,;:)])")  # not trailing punctuation
+_PMID = re.compile(r"PMID (\d{1,9})\b")
+_REGISTRY = re.compile(r"\b(NCT\d{8})\b")
+
+
+def link_identifiers(escaped_html: str) -> str:
+    """Turn ``doi:…``, ``PMID …`` and NCT numbers in already-escaped HTML into links (doi.org, PubMed,
+    ClinicalTrials.gov). Only these patterns become links, with percent-encoded targets, so dataset text
+    cannot inject any other markup.
+
+    >>> link_identifiers("doi:10.1016/j.ajem.2019.01.015; PMID 30660342")
+    '<a href="https://doi.org/10.1016/j.ajem.2019.01.015">doi:10.1016/j.ajem.2019.01.015</a>; <a href="https://pubmed.ncbi.nlm.nih.gov/30660342/">PMID 30660342</a>'
+    """
+    from urllib.parse import quote
+
+    out = _DOI.sub(lambda m: f'<a href="https://doi.org/{quote(m.group(1), safe="/:;()._-")}">{m.group(0)}</a>', escaped_html)
+    out = _PMID.sub(lambda m: f'<a href="https://pubmed.ncbi.nlm.nih.gov/{m.group(1)}/">{m.group(0)}</a>', out)
+    return _REGISTRY.sub(lambda m: f'<a href="https://clinicaltrials.gov/study/{m.group(1)}">{m.group(1)}</a>', out)
