@@ -362,3 +362,14 @@ def test_derived_numbers_are_marked():
     assert marked == [labels[1] + " \u2020"]
     assert texts_with_gid(fig, "derived-note")[0].startswith("\u2020 Derived, not reported as such: sd from se")
     assert_clean_layout(fig)
+
+
+def test_tiff_is_rgb_and_eps_keeps_text(tmp_path):
+    from PIL import Image
+
+    yi, vi, labels = synthetic(6, seed=16)
+    paths = save_figure(forest_plot(pool(yi, vi, labels=labels)), tmp_path / "f", formats=("tiff", "eps"), dpi=1200)
+    with Image.open(paths[0]) as im:
+        assert im.mode == "RGB" and round(im.info["dpi"][0]) == 1200  # no alpha channel: journals reject it
+    eps = paths[1].read_bytes()
+    assert eps.startswith(b"%!PS-Adobe") and b"EPSF" in eps[:40] and b"Type 3" not in eps

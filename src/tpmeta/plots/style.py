@@ -211,7 +211,8 @@ _SAVE_KW: dict[str, dict[str, Any]] = {
     "pdf": {"metadata": {"Creator": "tpmeta", "CreationDate": None}},
     "svg": {"metadata": {"Creator": "tpmeta", "Date": None}},
     "png": {"metadata": {"Software": "tpmeta"}},
-    "tiff": {"pil_kwargs": {"compression": "tiff_lzw"}},
+    "tiff": {},  # written by _save_rgb_tiff
+    "eps": {"metadata": {"Creator": "tpmeta"}},
 }
 
 
@@ -258,9 +259,27 @@ def save_figure(
     with mpl.rc_context(style()):
         for fmt in _unique(fmts):
             path = stem.with_name(f"{stem.name}.{fmt}")
-            fig.savefig(path, format=fmt, dpi=dpi, **_SAVE_KW[fmt])
+            if fmt == "tiff":
+                _save_rgb_tiff(fig, path, dpi)
+            else:
+                fig.savefig(path, format=fmt, dpi=dpi, **_SAVE_KW[fmt])
             written.append(path)
     return written
+
+
+def _save_rgb_tiff(fig: Any, path: Path, dpi: int) -> None:
+    """TIFF as journals ask for it: RGB on white (no alpha channel), LZW-compressed, with its dpi.
+    (matplotlib writes RGBA TIFFs, which several submission systems reject.)"""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
+    rgba = Image.open(buf)
+    rgb = Image.new("RGB", rgba.size, "white")
+    rgb.paste(rgba, mask=rgba.getchannel("A") if "A" in rgba.getbands() else None)
+    rgb.save(path, format="TIFF", compression="tiff_lzw", dpi=(dpi, dpi))
 
 
 def _unique(items: Iterable[str]) -> list[str]:
