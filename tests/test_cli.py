@@ -143,3 +143,16 @@ def test_forest_cli_uses_the_reports_labels(tmp_path, capsys):
     svg = (tmp_path / "forest_disability_post.svg").read_text()
     words = " ".join(re.findall(r">([^<>]*)</text>", svg))  # labels may wrap over several text lines
     assert "Favours trigger-point therapy" in words and "Favours intervention" not in words
+
+
+def test_forest_cli_options_for_labels_and_limits(tmp_path, capsys):
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    assert main(["forest", "--outcome", "disability", "--format", "svg", "--studies", str(root / "studies"),
+                 "--out", str(tmp_path), "--favours", "Favours TPI", "Favours sham", "--effect-label", "Hedges g",
+                 "--xlim", "-3", "2"]) == 0  # fmt: skip
+    words = " ".join(re.findall(r">([^<>]*)</text>", (tmp_path / "forest_disability_post.svg").read_text()))
+    assert "Favours TPI" in words and "Favours sham" in words and "Hedges g" in words
+    assert "\u22123" in words and "2" in words  # the axis runs from −3 to 2

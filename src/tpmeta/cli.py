@@ -211,6 +211,12 @@ def cmd_forest(args: argparse.Namespace) -> int:
                                               test=res.spec.test, labels=list(res.pooled.study_labels))  # fmt: skip
                 subgroups, subgroup_test = list(sg.subgroups), sg.test_text
         forest_args = review.forest_arguments(res.spec.analysis_id)  # the report's choices (favours, ratio, ...)
+        if args.favours:
+            forest_args["favours"] = tuple(args.favours)
+        if args.effect_label:
+            forest_args["effect_label"] = args.effect_label
+        if args.xlim:
+            forest_args["xlim"] = tuple(args.xlim)
         fig = plots.forest_plot(res.pooled, subgroups=subgroups, subgroup_test=subgroup_test, sort_by=args.sort,
                                 width=args.width, **forest_args)  # fmt: skip
         for path in plots.save_figure(fig, out / f"forest_{res.spec.analysis_id}", formats=formats, dpi=args.dpi):
@@ -320,6 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sort", choices=["weight", "effect", "year"], help="order of the studies")
     p.add_argument("--format", default="pdf,svg,png", help="comma-separated: pdf,svg,eps,png,tiff")
     p.add_argument("--width", default="double", choices=["single", "double"])
+    p.add_argument("--favours", nargs=2, metavar=("LEFT", "RIGHT"), help='labels under the axis, e.g. "Favours TPI" "Favours sham"')
+    p.add_argument("--effect-label", help="column header of the effects (default: the measure, e.g. SMD)")
+    p.add_argument("--xlim", nargs=2, type=float, metavar=("LOW", "HIGH"), help="x-axis limits (intervals beyond get arrows)")
     p.add_argument("--dpi", type=int, default=300, choices=[300, 600, 1200], help="for PNG/TIFF (1200: line art)")
     p.add_argument("--studies", default="studies")
     p.add_argument("--out", default="figures", help="folder for the files (default: figures; the report's own figures are never overwritten unless given here)")

@@ -231,3 +231,10 @@ def test_add_study_says_what_it_wrote_and_suggests_the_closest_value(mini, tmp_p
     assert "would write (dry run, nothing written) trials.csv +1 row, outcomes.csv +2 rows" in capsys.readouterr().out
     assert main(["add-study", str(good), "--studies", str(mini)]) == 0
     assert "wrote trials.csv +1 row, outcomes.csv +2 rows, registrations.csv +1 row" in capsys.readouterr().out
+
+
+def test_a_decimal_comma_gets_its_own_message(mini, tmp_path, capsys):
+    path = tmp_path / "comma.yaml"
+    path.write_text(NEW_TRIAL.replace("n: 22, mean: 2.1,", 'n: 22, mean: "2,1",'))
+    assert main(["add-study", str(path), "--studies", str(mini)]) == 1
+    assert "decimal comma: write 2.1" in capsys.readouterr().err

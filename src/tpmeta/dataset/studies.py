@@ -279,6 +279,9 @@ def _schema_problems(path: Path) -> list[DataProblem]:
                         "incorrect-label": "column header '{}' does not match the schema"}[err.type].format(
                     getattr(err, "label", "") or getattr(err, "field_name", ""))  # fmt: skip
             field = getattr(err, "field_name", None)
+            cell = str(getattr(err, "cell", "") or "")
+            if err.type == "type-error" and re.fullmatch(r"-?\d+,\d+", cell.strip()):
+                fix = f"a decimal comma: write {cell.strip().replace(',', '.')} (decimal point)"
             choices = allowed.get((Path(resource).stem, field))
             if err.type == "constraint-error" and choices:
                 close = difflib.get_close_matches(str(getattr(err, "cell", "")), choices, n=1, cutoff=0.5)
