@@ -33,7 +33,7 @@ import numpy as np
 
 from ..options import Method, parse_option
 from ._batched import Batch, generalised_q, rowsum, solve_generalised_q, weighted_mean
-from ._tau2_global import bracket, golden, scan, upper_bound
+from ._tau2_global import BEATEN_TOL, bracket, golden, scan, upper_bound
 
 __all__ = ["estimate_tau2", "DEFAULT_TOL", "DEFAULT_MAX_ITER"]
 
@@ -111,13 +111,13 @@ def _fisher_scoring(
     ll_best = ll_grid[every, best]
     t, conv, steps = _local_fisher_scoring(sub, reml, tol=tol, max_iter=max_iter, start=grid[every, best])
     ll_t = loglik(every, t[:, None])[:, 0]
-    off = np.flatnonzero(~(ll_t >= ll_best - 1e-12 * (1.0 + np.abs(ll_best))))  # ended below the grid point
+    off = np.flatnonzero(~(ll_t >= ll_best - BEATEN_TOL * (1.0 + np.abs(ll_best))))  # ended below the grid point
     if off.size:
         a, b = bracket(grid[off], best[off])
         t_gold, ll_gold = golden(loglik, off, a, b)
         polished, conv_p, steps_p = _local_fisher_scoring(sub.take(off), reml, tol=tol, max_iter=max_iter,
                                                           start=t_gold)  # fmt: skip
-        keep = loglik(off, polished[:, None])[:, 0] >= ll_gold
+        keep = loglik(off, polished[:, None])[:, 0] >= ll_gold - BEATEN_TOL * (1.0 + np.abs(ll_gold))
         t[off] = np.where(keep, polished, t_gold)
         conv[off] = conv_p  # the polishing iteration (within max_iter) decides
         steps[off] += steps_p
