@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -121,8 +122,6 @@ def metafor_results(sets, quick: bool) -> dict:
     payload = {"sets_y": [y.tolist() for y, _ in sets], "sets_v": [v.tolist() for _, v in sets],
                "perm": {"y": y100.tolist(), "v": v100.tolist(), "x": x.tolist()},
                "k1000": {"y": y1000.tolist(), "v": v1000.tolist()}}  # fmt: skip
-    import os
-
     os.environ["TPMETA_BENCH"] = json.dumps(payload)
     return run_r_json(R_SCRIPT, timeout=1800)
 

@@ -182,7 +182,6 @@ for aid, res in review.analyses.items():
     else:
         p = res.pooled
         forest_args = review.forest_arguments(aid)  # the same choices as `tpmeta forest`
-        favours = forest_args["favours"]
         fig = plots.forest_plot(p, **forest_args, width="double")
         show_figure(fig, f"forest_{aid}", f"Forest plot: {spec.title} ({measure}; {p.k} trial{'s' if p.k != 1 else ''}).")
         est = format_effect(p.estimate, p.ci_low, p.ci_high, ratio=ratio)
@@ -210,8 +209,9 @@ for aid, res in review.analyses.items():
             sg = tpmeta.subgroup_analysis(p.yi, p.vi, classes.str.replace("_", " ").to_numpy(), method=spec.method,
                                           test=spec.test, labels=list(p.study_labels))
             display(Markdown(f"**By intervention:** {md_text(sg.test_text)}"))
-            show_figure(plots.forest_plot(p, subgroups=list(sg.subgroups), subgroup_test=sg.test_text, favours=favours,
-                                          effect_label=measure, ratio=ratio, width="double"), f"forest_{aid}_by_intervention",
+            labels_only = {k: forest_args[k] for k in ("favours", "effect_label", "ratio")}  # same labels as above
+            show_figure(plots.forest_plot(p, subgroups=list(sg.subgroups), subgroup_test=sg.test_text, **labels_only,
+                                          width="double"), f"forest_{aid}_by_intervention",
                         f"Forest plot by intervention: {spec.title} ({measure}), with the test for subgroup differences.")
         restricted = review.rob_restricted(aid)
         rows = [{"analysis": "all trials", "k": p.k, f"{measure} [95% CI]": est}]

@@ -173,14 +173,14 @@ def _fields(descriptor: dict) -> dict[str, list[str]]:
 
 
 def _read_records(path: Path) -> tuple[list[str], list[dict[str, str]], list[str], str]:
-    """``(header, records as dicts, raw text of each record, line terminator)`` of a CSV file.
+    """``(header, raw header line, records as dicts, raw text of each record, line terminator)`` of a CSV file.
 
     Records are read with the csv module, so a quoted field may hold a line break; the raw text of each
     record (all its lines) is kept so that existing rows are written back byte for byte.
     """
     text = path.read_bytes().decode("utf-8")
     if not text:
-        return [], [], [], "\n"
+        return [], "", [], [], "\n"
     terminator = "\r\n" if text.split("\n", 1)[0].endswith("\r") else "\n"
     lines = iter(text.splitlines(keepends=True))
     consumed: list[str] = []
@@ -192,6 +192,7 @@ def _read_records(path: Path) -> tuple[list[str], list[dict[str, str]], list[str
 
     reader = csv.reader(feed())
     header = next(reader)
+    head_text = "".join(consumed)
     consumed.clear()
     records, raws = [], []
     for fields in reader:
@@ -201,15 +202,14 @@ def _read_records(path: Path) -> tuple[list[str], list[dict[str, str]], list[str
             continue
         records.append(dict(zip(header, fields)))
         raws.append(raw if raw.endswith(("\n", "\r")) else raw + terminator)
-    return header, records, raws, terminator
+    return header, head_text, records, raws, terminator
 
 
 def _merged_csv(original: Path, fields: list[str], key: list[str], new_rows: list[dict[str, Any]], label: str) -> str:
     """The file's text with the new rows inserted in key order; existing records kept byte for byte
     (line endings included), new ones written with the file's own line terminator."""
     if original.exists():
-        header, records, raws, terminator = _read_records(original)
-        head_text = original.read_bytes().decode("utf-8").splitlines(keepends=True)[0]
+        header, head_text, records, raws, terminator = _read_records(original)
     else:
         header, records, raws, terminator = list(fields), [], [], "\n"
         head_text = ",".join(fields) + terminator
@@ -265,7 +265,7 @@ def _add_locked(file: str | Path, studies: Path, rows: dict[str, list[dict[str, 
     if not study_id:
         raise StudyDataError(DataProblem("the trial has no study_id", file=str(file), column="study_id",
                                          fix="add study_id, e.g. surname + year: smith2021"))  # fmt: skip
-    existing = {r["study_id"] for r in _read_records(studies / "trials.csv")[1]}
+    existing = {r["study_id"] for r in _read_records(studies / "trials.csv")[2]}
     if study_id in existing:
         raise StudyDataError(DataProblem("a trial with this study_id is already in the dataset", file=str(file),
                                          column="study_id", value=study_id,

@@ -58,8 +58,8 @@ def is_leftover(name: str) -> bool:
 
 
 @contextmanager
-def dataset_lock(studies: str | Path, *, shared: bool = False, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
-    """Hold the dataset's lock: exclusive for writers, shared for readers (many readers, or one writer).
+def dataset_lock(studies: str | Path, *, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+    """Hold the dataset's exclusive lock (writers, and readers that roll back an interrupted write).
 
     Waits up to ``timeout`` seconds for another process, then raises :class:`StudyDataError`.
     """
@@ -70,11 +70,10 @@ def dataset_lock(studies: str | Path, *, shared: bool = False, timeout: float = 
         raise StudyDataError(DataProblem("no such folder", file=str(folder), fix="give the folder that holds datapackage.json"))
     fd = os.open(folder, os.O_RDONLY)
     try:
-        mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
         deadline = time.monotonic() + timeout
         while True:
             try:
-                fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:

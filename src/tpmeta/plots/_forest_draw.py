@@ -135,7 +135,7 @@ def draw_forest(lay: Any, fig: Any, ax: Any, x0: float, top: float, family: str)
         text(*lay.xlabel_pos, ha="left", va="top", gid="xlabel")
     if lay.legend_pos:
         text(*lay.legend_pos, ha="left", va="top", size=fs * 0.9, gid="rob-legend")
-    if getattr(lay, "derived_pos", None):
+    if lay.derived_pos:
         text(*lay.derived_pos, ha="left", va="top", size=fs * 0.9, gid="derived-note")
 
 def _draw_rob(lay: Any, fig: Any, text: Any, x0: float, top: float, CircleCollection: Any) -> None:

@@ -110,8 +110,9 @@ class _Forest:
             for s in self.all_studies:
                 s.weights = []
         # numbers derived rather than reported (SD from SE, CI or median/IQR, ...): marked with a dagger
-        self.derived = {id(st): str(st.data.get("derivation")) for st in self.all_studies
-                        if st.data and str(st.data.get("derivation") or "").strip() not in _AS_REPORTED}  # fmt: skip
+        self.derived = {id(st): st.data["derivation"].strip() for st in self.all_studies
+                        if st.data and isinstance(st.data.get("derivation"), str)
+                        and st.data["derivation"].strip() not in _AS_REPORTED}  # fmt: skip
         self.arm_cols = self._arm_columns(study_data, arm_labels)
         self.rob_keys = self._rob_columns(rob)
         for s in self.all_studies:  # validate judgements before drawing anything
@@ -441,7 +442,7 @@ class _Forest:
         self.footer_bottom = y
 
 #: ``derivation`` values of numbers used as reported (no dagger).
-_AS_REPORTED = frozenset({"", "reported", "between-group difference as reported", "nan", "None", "<NA>"})
+_AS_REPORTED = frozenset({"", "reported", "between-group difference as reported"})
 
 
 def forest_plot(
