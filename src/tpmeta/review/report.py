@@ -164,6 +164,7 @@ th{background:#f6f8fa} img{max-width:100%;height:auto} pre{background:#f6f8fa;pa
 .jp-OutputArea-output pre{background:none;padding:0} .anchor-link{display:none}
 td:first-child{white-space:pre-wrap}
 table{display:block;max-width:100%;overflow-x:auto}
+figure{margin:1em 0} figcaption{font-size:.95em;color:#333}
 @media (max-width:600px){body{padding:0 .6em;margin:1em auto} table{font-size:.8em} h1{font-size:1.5em}}
 """
 
