@@ -31,6 +31,7 @@ from tpmeta import plots
 from tpmeta.review.report import output_paths, write_table
 from tpmeta.review.build import build_review
 from tpmeta.dataset.studies import trial_label
+from tpmeta.appraisal.rob2 import study_weights
 from tpmeta.review.tables import (
     characteristics_table,
     claims_table,
@@ -157,7 +158,9 @@ if len(review.rob):
     rob_plot = rob_table.assign(study=[f"{trial_label(s, labels.loc[s, 'authors'], labels.loc[s, 'year'])} ({o.replace('_', ' ')})"
                                        for s, o in zip(rob_table["study_id"], rob_table["outcome"])])
     show_figure(plots.traffic_light_plot(rob_plot), "rob_traffic_light", "Risk of bias (RoB 2) per trial and outcome: the five domains and the overall judgement.")
-    show_figure(plots.rob_summary_plot(rob_plot), "rob_summary", "Risk of bias (RoB 2) summary: the share of assessments at each judgement, per domain.")
+    n_trials = rob_table["study_id"].nunique()
+    show_figure(plots.rob_summary_plot(rob_plot, weights=study_weights(rob_table), unit=f"trials (n = {n_trials}; each trial counts once)"), "rob_summary",
+                f"Risk of bias (RoB 2) summary: the share of the {n_trials} assessed trials at each judgement, per domain. A trial with several assessed outcomes counts once, its outcomes sharing its weight.")
 else:
     display(Markdown("No risk-of-bias assessments recorded yet."))
 

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import itertools
 
+import matplotlib.colors as mpl_colors
 import numpy as np
 import pandas as pd
 import pytest
 
-from tpmeta.plots.rob import PALETTES, rob_summary_plot, traffic_light_plot
+from tpmeta.plots.rob import (
+    DOMAIN_COLUMNS,
+    PALETTES,
+    rob_summary_plot,
+    traffic_light_plot,
+)
 from tpmeta.plots.style import get_renderer
 
 
@@ -80,3 +86,34 @@ def test_summary_plot_weighted_shares(n):
         assert not ba.overlaps(bb), (a, b)
     with pytest.raises(ValueError, match="weights"):
         rob_summary_plot(table, weights=np.zeros(n))
+
+
+def test_labels_on_dark_fills_are_white_and_light_fills_black():
+    """Percentages and symbols stay legible: white on the dark red of 'high', black on yellow/green."""
+    table = pd.DataFrame({"study": ["a", "b"], **{c: ["high", "some concerns"] for c in DOMAIN_COLUMNS}})
+    fig = rob_summary_plot(table, unit="trials")
+    ax = fig.axes[0]
+    by_colour = {}
+    for bar, text in zip(ax.patches, ax.texts):
+        by_colour[mpl_colors.to_hex(bar.get_facecolor())] = text.get_color()
+    assert by_colour[PALETTES["cochrane"]["high"].lower()] == "white"
+    assert by_colour[PALETTES["cochrane"]["some concerns"].lower()] == "black"
+    assert ax.get_xlabel() == "share of trials"
+    light = traffic_light_plot(table)
+    symbols = {t.get_text(): t.get_color() for t in light.axes[0].texts if t.get_text() in ("×", "−")}
+    assert symbols == {"×": "white", "−": "black"}
+
+
+def test_study_weights_make_each_trial_count_once():
+    from tpmeta.appraisal.rob2 import study_weights
+
+    table = pd.DataFrame({"study_id": ["a", "a", "a", "b"], "overall": ["high", "high", "low", "low"]})
+    w = study_weights(table)
+    assert w.sum() == pytest.approx(2.0)
+    fig = rob_summary_plot(table.rename(columns={"study_id": "study"}), weights=w)
+    shares = {mpl_colors.to_hex(b.get_facecolor()): b.get_width() for b in fig.axes[0].patches if b.get_y() > 4}
+    # overall row: a is 2/3 high, 1/3 low -> high share (2/3)/2, low share (1/3 + 1)/2
+    assert shares[PALETTES["cochrane"]["high"].lower()] == pytest.approx(1 / 3)
+    assert shares[PALETTES["cochrane"]["low"].lower()] == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="no column"):
+        study_weights(table, study="trial")

@@ -25,8 +25,23 @@ SECTIONS = [
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     out = tmp_path_factory.mktemp("build") / "reports"
-    index = build_report(ROOT / "studies", out, ROOT / "notebooks", progress=lambda _: None)
+    messages.clear()
+    index = build_report(ROOT / "studies", out, ROOT / "notebooks", progress=messages.append)
     return out, index
+
+
+messages: list[str] = []  # the build's progress lines, collected by the fixture
+
+
+def test_build_progress_names_sections_and_no_path_twice(built):
+    """Each step says what it is doing (section names, seconds) and the output path is printed once, by
+    the caller (the CLI prints it on stdout), not again in the progress lines."""
+    _, index = built
+    assert messages[0].startswith("[1/3] validating") and messages[-1].startswith("done in")
+    cells = [m for m in messages if m.startswith("  review.py: ")]
+    assert cells and all(m.endswith(" s)") for m in cells)
+    assert any("Pooled analyses" in m for m in cells)
+    assert not any(str(index) in m for m in messages)
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -164,7 +179,7 @@ def test_a_stopped_build_says_so_once_and_keeps_the_previous_report(built, tmp_p
                           env={**os.environ, "MPLBACKEND": "Agg"}) as proc:  # fmt: skip
         seen = ""
         deadline = time.monotonic() + 120
-        while "cell 3/" not in seen and time.monotonic() < deadline:  # stop it in the middle of the notebook
+        while ": 3/" not in seen and time.monotonic() < deadline:  # stop it in the middle of the notebook
             seen += proc.stderr.readline()
         proc.send_signal(getattr(signal, sig))
         rest = proc.stderr.read()

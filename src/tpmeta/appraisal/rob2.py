@@ -33,7 +33,7 @@ from .._results import ResultMixin
 from ..errors import DataProblem, StudyDataError
 from ..options import Judgement
 
-__all__ = ["Answer", "QUESTIONS", "DomainJudgement", "Rob2Assessment", "assess_rob2", "rob2_table"]
+__all__ = ["Answer", "QUESTIONS", "DomainJudgement", "Rob2Assessment", "assess_rob2", "rob2_table", "study_weights"]
 
 
 class Answer(str, Enum):
@@ -526,3 +526,23 @@ def rob2_table(frame: pd.DataFrame, source: str | None = None) -> pd.DataFrame:
     if any(f"{k}_override" in frame.columns for k in keys):
         out_columns += [f"{k}_rationale" for k in keys]
     return pd.DataFrame(records, columns=out_columns, index=frame.index)
+
+
+def study_weights(table: pd.DataFrame, study: str = "study_id") -> np.ndarray:
+    """One weight per row such that every study counts once in a summary of judgements.
+
+    RoB 2 is assessed per result, so a trial with three assessed outcomes has three rows; counting rows
+    would give it three times the say of a trial with one. Each row gets ``1 / (rows of its study)``;
+    the weights sum to the number of studies. (The other common choice, a study's meta-analysis weight,
+    belongs to one analysis and is passed to the summary plot directly.)
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> study_weights(pd.DataFrame({"study_id": ["a", "a", "b"]})).tolist()
+    [0.5, 0.5, 1.0]
+    """
+    if study not in table.columns:
+        raise ValueError(f"study_weights: no column {study!r}; columns are {list(table.columns)}")
+    ids = table[study].astype(str)
+    return (1.0 / ids.map(ids.value_counts())).to_numpy(float)

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from .style import font_family, get_renderer, new_figure, style
+from .style import font_family, get_renderer, new_figure, readable_ink, style
 
 __all__ = ["PALETTES", "traffic_light_plot", "rob_summary_plot", "DOMAIN_LABELS"]
 
@@ -115,7 +115,7 @@ def traffic_light_plot(
             levels = [_level(v) for v in (table[col] if col in table else [None] * n)]
             for i, lev in enumerate(levels):
                 ax.plot(x, i, "o", ms=2 * radius_pt, mfc=colours[lev], mec="black", mew=0.4)
-                ax.text(x, i, SYMBOLS[lev], ha="center", va="center_baseline", fontsize=fs, color="black",
+                ax.text(x, i, SYMBOLS[lev], ha="center", va="center_baseline", fontsize=fs, color=readable_ink(colours[lev]),
                         fontweight="bold", fontfamily=family)  # fmt: skip
             ax.text(x, -0.7, "Overall" if col == "overall" else col.upper(), ha="center", va="bottom", fontsize=fs,
                     fontweight="bold", fontfamily=family)  # fmt: skip
@@ -139,9 +139,14 @@ def rob_summary_plot(
     weights: Sequence[float] | None = None,
     palette: str = "cochrane",
     width: str | float = "double",
+    unit: str | None = None,
 ) -> Any:
-    """Summary plot: one stacked horizontal bar per domain with the share of studies at each level
-    (or, given ``weights``, the share of meta-analysis weight).
+    """Summary plot: one stacked horizontal bar per domain with the share of rows at each level or, given
+    ``weights``, the share of weight: :func:`tpmeta.appraisal.rob2.study_weights` makes each study count
+    once however many of its results were assessed; meta-analysis weights are the other common choice.
+
+    ``unit`` names what the shares are of, for the axis label ("share of {unit}"); by default
+    "assessments" without weights and "weight" with them. Percentages on dark segments are white.
 
     Returns
     -------
@@ -179,7 +184,7 @@ def rob_summary_plot(
                     ax.barh(i, share, left=start, color=colours[lev], edgecolor="black", linewidth=0.4, height=0.7)
                     if share >= 0.08:
                         ax.text(start + share / 2, i, f"{share:.0%}", ha="center", va="center", fontsize=fs - 1,
-                                fontfamily=family)
+                                fontfamily=family, color=readable_ink(colours[lev]))
                     start += share
         ax.set_yticks(range(rows), [DOMAIN_LABELS[c] for c in DOMAIN_COLUMNS], fontfamily=family)
         for tick in ax.get_xticklabels():
@@ -187,7 +192,7 @@ def rob_summary_plot(
         ax.set_ylim(rows - 0.5, -0.5)
         ax.set_xlim(0, 1)
         ax.xaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0))
-        ax.set_xlabel("share of " + ("meta-analysis weight" if weights is not None else "studies"), fontfamily=family)
+        ax.set_xlabel("share of " + (unit or ("weight" if weights is not None else "assessments")), fontfamily=family)
         from matplotlib.patches import Patch
 
         fig.legend(handles=[Patch(facecolor=colours[lev], edgecolor="black", linewidth=0.4, label=lev.capitalize())

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["HOUSE_STYLE", "JOURNAL_WIDTHS", "COLORS", "save_figure", "figure_width", "font_family"]
+__all__ = ["HOUSE_STYLE", "JOURNAL_WIDTHS", "COLORS", "save_figure", "figure_width", "font_family", "readable_ink"]
 
 MM_PER_INCH = 25.4
 
@@ -153,6 +153,19 @@ def _lean_family(name: str, paths: list[str]) -> str:
     except (OSError, KeyError, ValueError):  # pragma: no cover - read-only cache or an unusual font file
         return name
     return lean
+
+
+def readable_ink(fill: Any) -> str:
+    """Black or white, whichever contrasts more with ``fill`` (WCAG 2 relative luminance and contrast
+    ratio, https://www.w3.org/TR/WCAG21/#dfn-contrast-ratio): text and symbols on dark fills stay legible."""
+    from matplotlib.colors import to_rgb
+
+    def linear(c: float) -> float:
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (linear(c) for c in to_rgb(fill))
+    lum = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    return "white" if (1.05 / (lum + 0.05)) > ((lum + 0.05) / 0.05) else "black"
 
 
 def style() -> dict[str, Any]:

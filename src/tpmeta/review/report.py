@@ -116,17 +116,32 @@ def _inject_parameters(nb, params: dict[str, str]) -> None:
     nb.cells.insert(0, nbformat.v4.new_code_cell(source, metadata={"tags": [PARAMETERS_TAG]}))
 
 
+def _section_names(nb) -> dict[int, str]:
+    """Cell index -> the heading of the section it belongs to (for progress lines)."""
+    names, current = {}, ""
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown":
+            heading = next((ln.lstrip("#").strip() for ln in cell.source.splitlines() if ln.startswith("#")), "")
+            current = heading or current
+        names[i] = current
+    return names
+
+
 def _execute(nb, path: Path, cwd: Path, progress: Callable[[str], None]) -> None:
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
     code_cells = [c for c in nb.cells if c.cell_type == "code"]
-    done = {"n": 0}
+    done = {"n": 0, "t": time.perf_counter()}
+    section = _section_names(nb)
 
     def on_cell_executed(cell, cell_index, execute_reply, **_):  # noqa: ANN001
         if cell.cell_type == "code":
             done["n"] += 1
-            progress(f"  {path.name}: cell {done['n']}/{len(code_cells)}")
+            now = time.perf_counter()
+            where = f" {section[cell_index]}" if section.get(cell_index) else ""
+            progress(f"  {path.name}: {done['n']}/{len(code_cells)}{where} ({now - done['t']:.1f} s)")
+            done["t"] = now
 
     client = NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(cwd)}},
                             on_cell_executed=on_cell_executed)  # fmt: skip
@@ -226,7 +241,8 @@ def build_report(
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
-    say(f"done in {time.perf_counter() - started:.1f} s: {out / 'index.html'}")
+    # the path itself is printed once, by the caller (the CLI prints it on stdout for scripts)
+    say(f"done in {time.perf_counter() - started:.1f} s")
     return out / "index.html"
 
 
