@@ -131,8 +131,8 @@ display(Markdown(
 # %%
 flow = flow_counts(data, review.analyses)
 write_table(flow, paths.tables / "flow.csv")
-show_figure(plots.flow_diagram(flow), "flow", "Flow of trials through the register: identified, excluded with reasons, awaiting classification, included, and in at least one pooled analysis.")
-show_table(flow, collapsed="Show the counts behind the diagram, with every exclusion reason")
+show_figure(plots.flow_diagram(flow), "flow", "PRISMA 2020 flow of trials: records identified (by route), screened and excluded with reasons, reports sought and not retrieved (awaiting classification), studies included, and studies with results in a pooled analysis. A report is the trial's accessible publication record: most eligibility decisions rest on abstracts, and the included box says how many trials' results still need the full text. Searches were not logged, so duplicate records removed before screening are not counted.")
+show_table(flow.drop(columns="kind"), collapsed="Show the counts behind the diagram")
 
 # %% [markdown]
 # ## 3. Characteristics of the included trials

@@ -23,10 +23,35 @@ ROOT_STUDIES = Path(__file__).resolve().parents[2] / "studies"
 def test_flow_and_characteristics():
     data = tpmeta.load_studies(MINI)
     flow = flow_counts(data, tpmeta.run_all(data)).set_index("step")["trials"]
-    assert flow["Trials identified (register)"] == 3 and flow["Included"] == 3
-    assert flow["In at least one pooled analysis"] == 3
+    assert flow["Records identified"] == 3 and flow["Studies included in review"] == 3
+    assert flow["Studies with results in a pooled analysis"] == 3
     chars = characteristics_table(data)
     assert chars["trial"].tolist() == ["Fixture 2001", "Fixture 2002", "Fixture 2003"]
+
+
+def test_flow_counts_follow_prisma_arithmetic_on_the_shipped_register():
+    """PRISMA 2020's arithmetic holds: screened − excluded = sought; sought − not retrieved = assessed;
+    assessed − excluded = included; every detail line sums to its box; unknown counts stay NA."""
+    data = tpmeta.load_studies(ROOT_STUDIES)
+    flow = flow_counts(data, tpmeta.run_all(data))
+    assert list(dict.fromkeys(flow["phase"])) == ["Identification", "Screening", "Included"]
+    n = flow[flow["kind"] != "detail"].set_index("step")["trials"]
+    t = data.trials
+    assert n["Records identified"] == n["Records screened"] == len(t)
+    assert n["Records screened"] - n["Records excluded"] == n["Reports sought for retrieval"]
+    assert n["Reports sought for retrieval"] - n["Reports not retrieved (awaiting classification)"] == n["Reports assessed for eligibility"]
+    assert n["Reports assessed for eligibility"] - n["Reports excluded"] == n["Studies included in review"]
+    assert n["Studies included in review"] == (t["inclusion_status"] == "included").sum()
+    assert pd.isna(n["Records removed before screening"])  # not logged: never shown as a number
+    # details add up to their box
+    box, parts = None, {}
+    for kind, step, count in zip(flow["kind"], flow["step"], flow["trials"]):
+        if kind == "detail":
+            parts.setdefault(box, []).append(count)
+        else:
+            box = step
+    for step in ("Records identified", "Records excluded", "Studies included in review"):
+        assert sum(parts[step]) == n[step], step
 
 
 def test_claims_bottom_lines():

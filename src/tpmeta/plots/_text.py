@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import textwrap
 from typing import Any
 
@@ -102,7 +103,7 @@ def _greedy(text: str, limit: float, measure: Measurer, fontsize: float, weight:
     space = measure.width("a a", fontsize, weight) - measure.width("aa", fontsize, weight)
     lines: list[str] = []
     current, cur_w = "", 0.0
-    for word in text.split():
+    for word in re.split(r"[ \t\n]+", text.strip()):  # a no-break space (U+00A0) keeps words together
         w = measure.width(word, fontsize, weight)
         if w > limit:  # break an over-long word into pieces that fit
             chars = max(1, int(len(word) * limit / w))

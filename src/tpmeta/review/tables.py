@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -35,37 +35,60 @@ def format_effect(estimate: float, low: float, high: float, digits: int = 2, rat
 
 
 def flow_counts(data: StudyData, results: Mapping[str, AnalysisResult] | None = None) -> pd.DataFrame:
-    """Counts for a PRISMA-style flow: identified → excluded (by reason) / awaiting → included →
-    with extracted numbers → in at least one pooled analysis."""
+    """Counts for a PRISMA 2020 flow diagram (Page et al. 2021, doi:10.1136/bmj.n71), from the register.
+
+    One row per box or detail line: ``phase`` (Identification, Screening, Included), ``kind`` (``main``:
+    a box of the main column; ``side``: the box to its right, for what left the flow at that step;
+    ``detail``: a line inside the box above it), ``step`` (the text) and ``trials`` (NA where the count
+    was not recorded). The arithmetic is PRISMA's: records screened − excluded = reports sought;
+    sought − not retrieved = assessed; assessed − excluded = included. In this register a "report" is the
+    trial's accessible publication record — an abstract, and the full text where it could be reached — so
+    a trial can be judged eligible from its abstract while its results still need the full text; the
+    included box says how many.
+    """
     t = data.trials
-    rows = [("Trials identified (register)", len(t))]
-    for source, count in t["identified_via"].fillna("not recorded").map(_source_group).value_counts().sort_index().items():
-        rows.append((f"  identified via {source}", int(count)))
-    excluded = t[t["inclusion_status"] == "excluded"]
-    rows.append(("Excluded", len(excluded)))
-    for reason, count in excluded["exclusion_reason"].fillna("not recorded").map(_short_reason).value_counts().sort_index().items():
-        rows.append((f"  {reason}", int(count)))
-    rows.append(("Awaiting classification (full text needed)", int((t["inclusion_status"] == "awaiting").sum())))
-    inc = t[t["inclusion_status"] == "included"]
-    rows.append(("Included", len(inc)))
-    rows.append(("  with extracted results", int((inc["data_status"] == "extracted").sum())))
-    rows.append(("  full text needed for results", int((inc["data_status"] == "full_text_needed").sum())))
-    rows.append(("  results not reported", int((inc["data_status"] == "not_reported").sum())))
+    status = t["inclusion_status"]
+    excluded, awaiting, inc = t[status == "excluded"], t[status == "awaiting"], t[status == "included"]
+    rows: list[tuple[str, str, str, Any]] = [("Identification", "main", "Records identified", len(t))]
+    routes = t["identified_via"].fillna("not recorded").map(_source_group).value_counts()
+    for route in sorted(routes.index, key=lambda r: (-routes[r], r)):
+        rows.append(("Identification", "detail", route, int(routes[route])))
+    rows.append(("Identification", "side", "Records removed before screening", pd.NA))
+    rows.append(("Identification", "detail", "duplicates: not logged (each trial entered once)", pd.NA))
+    rows.append(("Screening", "main", "Records screened", len(t)))
+    rows.append(("Screening", "side", "Records excluded", len(excluded)))
+    reasons = excluded["exclusion_reason"].fillna("not recorded").map(_short_reason).value_counts()
+    for reason in sorted(reasons.index, key=lambda r: (-reasons[r], r)):
+        rows.append(("Screening", "detail", reason, int(reasons[reason])))
+    rows.append(("Screening", "main", "Reports sought for retrieval", len(t) - len(excluded)))
+    rows.append(("Screening", "side", "Reports not retrieved (awaiting classification)", len(awaiting)))
+    rows.append(("Screening", "detail", "eligibility unclear without the full text", len(awaiting)))
+    rows.append(("Screening", "main", "Reports assessed for eligibility", len(t) - len(excluded) - len(awaiting)))
+    rows.append(("Screening", "side", "Reports excluded", 0))
+    rows.append(("Included", "main", "Studies included in review", len(inc)))
+    for key, text in (("extracted", "results extracted"), ("full_text_needed", "results need the full text"),
+                      ("not_reported", "results not reported")):  # fmt: skip
+        n = int((inc["data_status"] == key).sum())
+        if n:
+            rows.append(("Included", "detail", text, n))
     if results is not None:
-        pooled = set()
+        pooled: set[str] = set()
         for res in results.values():
             pooled |= set(res.studies.get("study_id", pd.Series(dtype=str)))
-        rows.append(("In at least one pooled analysis", len(pooled)))
-    return pd.DataFrame(rows, columns=["step", "trials"])
+        rows.append(("Included", "main", "Studies with results in a pooled analysis", len(pooled)))
+    out = pd.DataFrame(rows, columns=["phase", "kind", "step", "trials"])
+    out["trials"] = out["trials"].astype("Int64")
+    return out
 
 
 def _source_group(text: str) -> str:
     low = str(text).lower()
-    for key, label in (("lu 2022", "Lu 2022 review"), ("denneny", "Denneny 2019 review"), ("search", "database search"),
-                       ("review", "other reviews"), ("brief", "database search")):  # fmt: skip
+    for key, label in (("lu 2022", "reference lists of reviews"), ("denneny", "reference lists of reviews"),
+                       ("search", "database and web searches"), ("review", "reference lists of reviews"),
+                       ("brief", "database and web searches")):  # fmt: skip
         if key in low:
             return label
-    return "other"
+    return "other routes"
 
 
 _REASON_GROUPS = (
