@@ -156,3 +156,27 @@ def test_forest_cli_options_for_labels_and_limits(tmp_path, capsys):
     words = " ".join(re.findall(r">([^<>]*)</text>", (tmp_path / "forest_disability_post.svg").read_text()))
     assert "Favours TPI" in words and "Favours sham" in words and "Hedges g" in words
     assert "\u22123" in words and "2" in words  # the axis runs from −3 to 2
+
+
+def test_forest_cli_single_width_is_85_mm_and_columns_are_chosen(tmp_path, capsys):
+    """--width single gives an 85 mm figure: columns that do not fit are left out with a note naming
+    them; --columns chooses them, and columns that cannot fit give an error saying what to drop."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    root = Path(__file__).resolve().parents[1]
+    common = ["forest", "--outcome", "pain_intensity", "--analysis", "needling_pain_mm", "--format", "png",
+              "--studies", str(root / "studies"), "--out", str(tmp_path)]  # fmt: skip
+    assert main([*common, "--width", "single"]) == 0
+    err = capsys.readouterr().err
+    assert "left out the rob column(s) to fit the single width (85 mm)" in err and "Traceback" not in err
+    with Image.open(tmp_path / "forest_needling_pain_mm.png") as im:
+        assert abs(im.size[0] / im.info["dpi"][0] * 25.4 - 85) < 0.5
+    assert main([*common, "--width", "single", "--columns", "weight,effect"]) == 0
+    assert "left out" not in capsys.readouterr().err
+    assert main([*common, "--width", "single", "--columns", "rob,weight,effect"]) == 1
+    err = capsys.readouterr().err
+    assert "does not fit the single width (85 mm)" in err and "rob " in err and "Traceback" not in err
+    assert main([*common, "--columns", "weights"]) == 1
+    assert "choose one of 'arms', 'weight', 'effect', 'rob'" in capsys.readouterr().err

@@ -218,7 +218,7 @@ def cmd_forest(args: argparse.Namespace) -> int:
         if args.xlim:
             forest_args["xlim"] = tuple(args.xlim)
         fig = plots.forest_plot(res.pooled, subgroups=subgroups, subgroup_test=subgroup_test, sort_by=args.sort,
-                                width=args.width, **forest_args)  # fmt: skip
+                                width=args.width, columns=args.columns, **forest_args)  # fmt: skip
         for path in plots.save_figure(fig, out / f"forest_{res.spec.analysis_id}", formats=formats, dpi=args.dpi):
             print(path)
     return 0
@@ -329,6 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--favours", nargs=2, metavar=("LEFT", "RIGHT"), help='labels under the axis, e.g. "Favours TPI" "Favours sham"')
     p.add_argument("--effect-label", help="column header of the effects (default: the measure, e.g. SMD)")
     p.add_argument("--xlim", nargs=2, type=float, metavar=("LOW", "HIGH"), help="x-axis limits (intervals beyond get arrows)")
+    p.add_argument("--columns", help="comma-separated, beside the study labels: arms,weight,effect,rob "
+                   "(default: all there are data for; at --width single those that do not fit are left out, with a note)")
     p.add_argument("--dpi", type=int, default=300, choices=[300, 600, 1200], help="for PNG/TIFF (1200: line art)")
     p.add_argument("--studies", default="studies")
     p.add_argument("--out", default="figures", help="folder for the files (default: figures; the report's own figures are never overwritten unless given here)")

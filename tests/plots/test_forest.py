@@ -223,14 +223,35 @@ def test_study_data_and_risk_of_bias_columns():
     assert_clean_layout(fig)
 
 
-def test_too_many_columns_for_single_width_widens_with_warning():
+def test_single_width_stays_85_mm_giving_up_default_columns_with_a_warning():
+    """Too many columns for 85 mm: the default columns are given up (arm data first), with a warning
+    naming them; the figure is never widened."""
     yi, vi, labels = synthetic(5, seed=10, long=True)
     res = pool(yi, vi, labels=labels)
     data = pd.DataFrame({c: np.arange(5) + 10.5 for c in ["mean1", "sd1", "n1", "mean2", "sd2", "n2"]})
-    with pytest.warns(TpmetaWarning, match="widened"):
+    with pytest.warns(TpmetaWarning, match=r"left out the arms column\(s\) to fit the single width \(85 mm\)"):
         fig = forest_plot(res, study_data=data, width="single")
-    assert fig.get_size_inches()[0] > JOURNAL_WIDTHS["single"]
+    assert fig.get_size_inches()[0] == pytest.approx(JOURNAL_WIDTHS["single"])
+    headers = texts_with_gid(fig, "column-header")
+    assert not any(h.startswith("Mean") for h in headers) and any(h.startswith("Weight") for h in headers)
     assert_clean_layout(fig)
+
+
+def test_columns_asked_for_are_kept_or_a_clear_error_says_what_to_drop():
+    yi, vi, labels = synthetic(5, seed=10, long=True)
+    res = pool(yi, vi, labels=labels)
+    data = pd.DataFrame({c: np.arange(5) + 10.5 for c in ["mean1", "sd1", "n1", "mean2", "sd2", "n2"]})
+    with pytest.raises(ValueError, match=r"does not fit the single width \(85 mm\).*arms \d+ mm.*Drop some"):
+        forest_plot(res, study_data=data, width="single", columns=["arms", "weight", "effect"])
+    fig = forest_plot(res, study_data=data, width="single", columns=["effect"])
+    headers = texts_with_gid(fig, "column-header")
+    assert not any(h.startswith(("Mean", "Weight")) for h in headers) and any("CI" in h for h in headers)
+    assert fig.get_size_inches()[0] == pytest.approx(JOURNAL_WIDTHS["single"])
+    fig = forest_plot(res, study_data=data, width="double", columns="arms,effect")  # the CLI's form
+    headers = texts_with_gid(fig, "column-header")
+    assert any(h.startswith("Mean") for h in headers) and not any(h.startswith("Weight") for h in headers)
+    with pytest.raises(ValueError, match=r"columns='weights' is not valid; choose one of 'arms', 'weight'"):
+        forest_plot(res, columns=["weights"])
 
 
 def test_single_width_long_labels_wrap():

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ._forest_parts import ROB_STYLE, judgement
-from .style import COLORS
+from .style import COLORS, readable_ink
 
 PT = 1.0 / 72.0
 
@@ -154,7 +154,8 @@ def _draw_rob(lay: Any, fig: Any, text: Any, x0: float, top: float, CircleCollec
             symbol, color = ROB_STYLE[judgement(r.study.rob.get(c.key))]
             xc = c.x + c.width / 2
             offsets.append((x0 + xc, top - r.y)), colors.append(color)
-            text(xc, r.y, symbol, ha="center", size=lay.fs * 0.95, fontweight="bold", gid="rob-symbol")
+            text(xc, r.y, symbol, ha="center", size=lay.fs * 0.95, fontweight="bold", gid="rob-symbol",
+                 color=readable_ink(color))
     coll = CircleCollection([math.pi * (d / 2) ** 2] * len(offsets), offsets=offsets,
                             offset_transform=fig.dpi_scale_trans, facecolors=colors,
                             edgecolors="#333333", linewidths=0.3, gid="rob-circles")  # fmt: skip

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from enum import Enum
 from typing import Any, Sequence
 
 import numpy as np
@@ -18,7 +19,7 @@ import pandas as pd
 
 from ..errors import TpmetaWarning
 from ..models.pooling import PoolResult
-from ..options import Method
+from ..options import Method, parse_option
 from ._forest_draw import draw_forest
 from ._forest_parts import (
     ARM_FIELDS,
@@ -40,7 +41,7 @@ from ._forest_parts import (
 from ._text import Measurer, fmt_data, fmt_num, pack_parts, wrap_to_width
 from .style import figure_width, font_family, get_renderer, new_figure, style
 
-__all__ = ["forest_plot"]
+__all__ = ["ForestColumn", "forest_plot"]
 
 PT = 1.0 / 72.0
 _MIN_FONT = 6.0
@@ -52,6 +53,27 @@ def _forest_min(width: float) -> float:
     return max(_PANEL_MIN, 0.2 * width)
 
 
+class ForestColumn(str, Enum):
+    """Optional columns of a forest plot, beside the study labels."""
+
+    ARMS = "arms"  #: per-arm data (events/total or mean/SD/total)
+    WEIGHT = "weight"  #: percentage weight in the pooled model(s)
+    EFFECT = "effect"  #: effect and its confidence interval as text
+    ROB = "rob"  #: risk-of-bias traffic lights
+
+
+COLUMNS = tuple(c.value for c in ForestColumn)
+_DROP_ORDER = ("rob", "arms", "weight", "effect")  # given up in this order when the default does not fit
+
+
+def _parse_columns(columns: Sequence[str] | None) -> tuple[str, ...]:
+    if columns is None:
+        return COLUMNS
+    if isinstance(columns, str):
+        columns = [c.strip() for c in columns.split(",") if c.strip()]
+    return tuple(parse_option(ForestColumn, c, "columns").value for c in columns)
+
+
 class _Forest:
     """Rows, columns and their measured geometry; :func:`draw_forest` turns it into artists.
 
@@ -59,7 +81,9 @@ class _Forest:
     """
 
     def __init__(self, models, subgroups, subgroup_test, study_data, rob, sort_by, favours, ratio,
-                 show_prediction, effect_label, arm_labels, xlim, xlabel, digits, fontsize):  # fmt: skip
+                 show_prediction, effect_label, arm_labels, xlim, xlabel, digits, fontsize,
+                 columns=COLUMNS):  # fmt: skip
+        self.show = frozenset(columns)
         if not models and not subgroups:
             raise ValueError("nothing to plot: pass a PoolResult, or subgroups")
         if sort_by not in (None, "weight", "effect", "year"):
@@ -241,11 +265,14 @@ class _Forest:
     def columns(self) -> tuple[list[Col], list[Col]]:
         single = len(self.sections) == 1 and self.sections[0][0] is None
         left = [Col("label", "Study" if single else "Study or subgroup", "left")]
-        left += [Col(c.key, c.header, c.align, c.group) for c in self.arm_cols]
-        left += [Col(f"weight{j}", h, "right") for j, h in enumerate(self.wheaders)]
-        left += [Col("effect", self.effect_header, "right")]
+        if "arms" in self.show:
+            left += [Col(c.key, c.header, c.align, c.group) for c in self.arm_cols]
+        if "weight" in self.show:
+            left += [Col(f"weight{j}", h, "right") for j, h in enumerate(self.wheaders)]
+        if "effect" in self.show:
+            left += [Col("effect", self.effect_header, "right")]
         right = [Col(str(k), "Overall" if str(k).lower() == "overall" else str(k).upper(), "center",
-                      "Risk of bias") for k in self.rob_keys]  # fmt: skip
+                      "Risk of bias") for k in self.rob_keys if "rob" in self.show]  # fmt: skip
         return left, right
 
     def _cell_width(self, m: Measurer, fs: float, key: str) -> float:
@@ -282,13 +309,30 @@ class _Forest:
                    for r in self.rows if "label" in r.cells]  # fmt: skip
         return max(w.count("\n") + 1 for w in wrapped)
 
+    def present_columns(self) -> list[str]:
+        """The optional columns this figure has data for, in the order they are given up to fit."""
+        have = {"rob": bool(self.rob_keys), "arms": bool(self.arm_cols), "weight": bool(self.wheaders),
+                "effect": True}  # fmt: skip
+        return [c for c in _DROP_ORDER if have[c] and c in self.show]
+
+    def column_widths(self, m: Measurer) -> dict[str, float]:
+        """Width (inches, at the smallest font) each optional column takes: for the error message."""
+        geo = self._measure_columns(m, _MIN_FONT)
+        out: dict[str, float] = {}
+        for c in geo["left"][1:] + geo["right"]:
+            kind = ("rob" if c.group == "Risk of bias" else "weight" if c.key.startswith("weight")
+                    else "effect" if c.key == "effect" else "arms")  # fmt: skip
+            out[kind] = out.get(kind, 0.0) + c.width + geo["gaps"][c.key]
+        return out
+
     def fit(self, m: Measurer, width: float, can_widen: bool) -> tuple[float, float, dict[str, Any]]:
-        """Font size, figure width and column geometry.
+        """Font size, figure width and column geometry, and (in ``self.fits``) whether they fit.
 
         In order of preference: labels on one line, or wrapped to two lines, at the base font and then
-        at smaller fonts down to 6 pt; three or four lines at 6 pt; finally (own figures only) a wider
-        figure, with a warning.
+        at smaller fonts down to 6 pt; three or four lines at 6 pt. If even that is too wide, the
+        figure is not widened: ``self.fits`` is False and the caller gives up a column or says which.
         """
+        self.fits = True
         sizes = [self.base_fs] + [s for s in np.arange(self.base_fs - 0.5, _MIN_FONT - 0.01, -0.5)]
         plan = [(fs, n) for fs in sizes for n in (1, 2)] + [(sizes[-1], 3), (sizes[-1], 4)]
         geos: dict[float, dict[str, Any]] = {}
@@ -313,10 +357,7 @@ class _Forest:
         geo["label_w"] = max(hi, avail)
         needed = geo["fixed"] + geo["label_w"] + _PANEL_MIN
         if can_widen and needed > width:
-            warnings.warn(f"forest plot widened from {width:.2f} to {needed:.2f} in to fit its columns; "
-                          "use width='double', fewer study_data columns or shorter labels",
-                          TpmetaWarning, stacklevel=4)  # fmt: skip
-            width = needed
+            self.fits, self.needed = False, needed
         return fs, width, geo
 
     def geometry(self, m: Measurer, fs: float, width: float, geo: dict[str, Any]) -> float:
@@ -425,7 +466,7 @@ class _Forest:
             x = min(max((self.panel[0] + self.panel[1] - w) / 2, 3 * PT), self.width - 3 * PT - w)
             self.xlabel_pos, y = (x, y, s), y + h
         self.legend_pos = None
-        if self.rob_keys:
+        if self.rob_keys and "rob" in self.show:
             names = [f"{str(k).upper()} {ROB2_DOMAINS[str(k).lower()]}" for k in self.rob_keys
                      if str(k).lower() in ROB2_DOMAINS]  # fmt: skip
             key = ["Judgement: + low", "\u2212 some concerns", "\u00d7 high", "? no information"]
@@ -443,6 +484,32 @@ class _Forest:
 
 #: ``derivation`` values of numbers used as reported (no dagger).
 _AS_REPORTED = frozenset({"", "reported", "between-group difference as reported"})
+
+
+def _fit_or_drop(builder: _Forest, make: Any, m: Measurer, width_in: float, width: Any,
+                 explicit: bool) -> tuple[_Forest, tuple[float, float, dict[str, Any]]]:  # fmt: skip
+    """Fit the columns into the width; give up default columns in ``_DROP_ORDER`` (with a warning) or,
+    for columns asked for by name, raise a ValueError that says what each costs and what to drop."""
+    dropped: list[str] = []
+    while True:
+        fitted = builder.fit(m, width_in, can_widen=True)
+        if builder.fits:
+            if dropped:
+                warnings.warn(f"forest plot: left out the {', '.join(dropped)} column(s) to fit the {width} "
+                              f"width ({width_in * 25.4:.0f} mm); choose them with columns= (CLI: --columns) or use a wider width",
+                              TpmetaWarning, stacklevel=3)  # fmt: skip
+            return builder, fitted
+        present = builder.present_columns()
+        droppable = [c for c in present if c != "effect"]
+        if explicit or not droppable:
+            costs = builder.column_widths(m)
+            parts = ", ".join(f"{c} {costs[c] * 25.4:.0f} mm" for c in present if c in costs)
+            raise ValueError(f"the forest plot does not fit the {width} width ({width_in * 25.4:.0f} mm): it needs "
+                             f"{builder.needed * 25.4:.0f} mm with labels wrapped at 6 pt. Columns: {parts}. "
+                             f"Drop some (columns={[c for c in present if c not in droppable[:1]]!r}), "
+                             "shorten the study labels, or use width='double'")  # fmt: skip
+        dropped.append(droppable[0])
+        builder = make([c for c in builder.show if c not in dropped])
 
 
 def forest_plot(
@@ -464,6 +531,7 @@ def forest_plot(
     xlabel: str | None = None,
     digits: int = 2,
     fontsize: float | None = None,
+    columns: Sequence[str] | None = None,
 ) -> Any:
     """Draw a forest plot of one or more pooled analyses and return the :class:`~matplotlib.figure.Figure`.
 
@@ -500,6 +568,12 @@ def forest_plot(
     effect_label, arm_labels, xlim, xlabel, digits, fontsize
         Header of the effect column, names of the two arms, x-limits (display scale), axis label,
         decimals of effects, and base font size (default: the house style's 7 pt).
+    columns : sequence of {"arms", "weight", "effect", "rob"}, optional
+        The columns beside the study labels. Default: every column there are data for; if they do not
+        fit the width even with wrapped labels at 6 pt, columns are given up in the order
+        risk of bias, arm data, weights, with a :class:`~tpmeta.errors.TpmetaWarning` naming them.
+        Columns asked for explicitly are never dropped: if they do not fit, a :class:`ValueError`
+        names each column's width and what to drop. The figure is never wider than ``width``.
 
     Returns
     -------
@@ -512,13 +586,20 @@ def forest_plot(
     with mpl.rc_context(style()):
         family = font_family()
         base = float(fontsize or mpl.rcParams["font.size"])
-        builder = _Forest(models, subgroups, subgroup_test, study_data, rob, sort_by, favours, ratio,
-                          show_prediction, effect_label, arm_labels, xlim, xlabel, digits, base)  # fmt: skip
-        builder.build_rows()
+        wanted = _parse_columns(columns)
+
+        def make(show: Sequence[str]) -> _Forest:
+            built = _Forest(models, subgroups, subgroup_test, study_data, rob, sort_by, favours, ratio,
+                            show_prediction, effect_label, arm_labels, xlim, xlabel, digits, base, show)  # fmt: skip
+            built.build_rows()
+            return built
+
+        builder = make(wanted)
         if ax is None:
             fig = new_figure(figure_width(width), 2.0)
             m = Measurer(fig, get_renderer(fig), family)
-            fs, w, geo = builder.fit(m, figure_width(width), can_widen=True)
+            builder, (fs, w, geo) = _fit_or_drop(builder, make, m, figure_width(width), width,
+                                                  explicit=columns is not None)  # fmt: skip
             height = builder.geometry(m, fs, w, geo)
             fig.set_size_inches(w, height)
             ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
