@@ -207,6 +207,9 @@ for aid, res in review.analyses.items():
             write_table(infl.assign(analysis_id=aid), paths.tables / f"influence_{aid}.csv")
             display(Markdown("**Influence diagnostics** (metafor's `influence()`; `inf` marks an influential trial):"))
             show_table(infl[["study", "rstudent", "dffits", "cook_d", "hat", "weight", "inf"]].round(3))
+            show_figure(plots.baujat_plot(tpmeta.baujat(p)), f"baujat_{aid}",
+                        f"Baujat plot: {spec.title} ({measure}). Each trial's contribution to the heterogeneity Q (x) "
+                        "against its influence on the pooled estimate (y); trials at the top right drive both.")
         classes = res.studies["intervention_class"].astype(str)
         if p.k >= 3 and classes.nunique() > 1:
             sg = tpmeta.subgroup_analysis(p.yi, p.vi, classes.str.replace("_", " ").to_numpy(), method=spec.method,
@@ -266,11 +269,20 @@ for outcome in ("pain_intensity", "pressure_pain_threshold"):
                 mv, ["timepoint", "intervention", "comparator", "risk_of_bias", "method", "test"]), f"multiverse_{outcome}",
                 f"Specification curve ({outcome.replace('_', ' ')}): the pooled SMD under every combination of reasonable analytic choices.")
 
+gosh_done = []
 for aid, res in review.analyses.items():
     if res.pooled is not None and res.k >= 5:
         g = tpmeta.gosh(res.pooled.yi, res.pooled.vi, res.spec.method.value)
         write_table(g, paths.tables / f"gosh_{aid}.csv")
-        display(Markdown(f"GOSH for {aid}: {len(g)} subsets; pooled estimates from {g.estimate.min():.2f} to {g.estimate.max():.2f}."))
+        ratio = res.spec.measure.is_ratio
+        show_figure(plots.gosh_plot(g, effect_label=f"Pooled {res.spec.measure.value}", ratio=ratio), f"gosh_{aid}",
+                    f"GOSH plot: {res.spec.title}. The pooled estimate and I² of every one of the {len(g):,} subsets of its "
+                    f"{res.k} trials; separate clusters point to trials that change the answer.")
+        gosh_done.append(aid)
+if not gosh_done:
+    largest = max((r.k for r in review.analyses.values()), default=0)
+    display(Markdown(f"**GOSH** (every subset of trials) is drawn for analyses with at least 5 trials; the largest "
+                     f"analysis has {largest}, so none is drawn yet. Baujat plots appear above for analyses with 3 or more."))
 
 # %% [markdown]
 # ## 6. Certainty of the evidence (GRADE) — Summary of Findings

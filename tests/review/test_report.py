@@ -219,3 +219,22 @@ def test_identifiers_are_links(built):
     html = index.read_text(encoding="utf-8")
     assert re.search(r'<a href="https://doi\.org/10\.\d{4,9}/[^"]+">doi:10\.', html)
     assert re.search(r'<a href="https://pubmed\.ncbi\.nlm\.nih\.gov/\d+/">PMID \d+</a>', html) or "PMID" not in html
+
+
+def test_diagnostic_figures_appear_where_they_apply(built):
+    """Baujat for every pooled analysis of 3 or more trials, GOSH from 5 (or a sentence saying none
+    qualifies and why), the PRISMA 2020 flow, the RoB summary by trial, and the specification curve."""
+    import tpmeta
+
+    _, index = built
+    html = index.read_text(encoding="utf-8")
+    results = tpmeta.run_all(tpmeta.load_studies(ROOT / "studies"))
+    for aid, res in results.items():
+        has_baujat = f"figures/baujat_{aid}." in html
+        assert has_baujat == (res.pooled is not None and res.k >= 3), aid
+        assert (f"figures/gosh_{aid}." in html) == (res.pooled is not None and res.k >= 5), aid
+    if max(r.k for r in results.values()) < 5:
+        assert "GOSH</strong> (every subset of trials) is drawn for analyses with at least 5 trials" in html
+    assert "PRISMA 2020 flow of trials" in html and "Reports sought for retrieval" in html
+    assert "each trial counts once" in html.replace("\n", " ") or "counts once" in html
+    assert "figures/multiverse_pain_intensity." in html
