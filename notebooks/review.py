@@ -79,7 +79,10 @@ def show_figure(fig, name: str, caption: str) -> None:
     FIGURE_NUMBER[0] += 1
     data = base64.b64encode(written[-1].read_bytes()).decode("ascii")
     text = html_lib.escape(f"Figure {FIGURE_NUMBER[0]}. {caption}")
-    display(HTML(f'<figure><img src="data:image/png;base64,{data}" alt="{text}">'
+    # on a phone a figure keeps ~90 % of its print size and scrolls sideways in its own box (report CSS)
+    min_px = round(fig.get_size_inches()[0] * 86)
+    display(HTML(f'<figure><div class="figure-scroll"><img src="data:image/png;base64,{data}" alt="{text}" '
+                 f'style="--print-width:{min_px}px"></div>'
                  f"<figcaption>{text} <small>(PDF, SVG and PNG: figures/{name}.*)</small></figcaption></figure>"))
 
 
@@ -120,7 +123,7 @@ display(Markdown(
 # Effect sizes: Hedges' g with metafor's exact small-sample correction and variance; SDs derived from
 # SE, CI or medians (Wan 2014, Luo 2018) are recorded per row. Multi-arm trials: arms of the same role
 # combined (Cochrane Handbook 23.3.4). Pooling: REML τ² with the Hartung-Knapp-Sidik-Jonkman
-# adjustment; Q-profile CI for τ²; prediction interval with t_{k−1}. Every estimator is validated
+# adjustment; Q-profile CI for τ²; prediction interval from the t distribution with k − 1 degrees of freedom. Every estimator is validated
 # against metafor 3.8 (`tests/reference/`). Risk of bias: RoB 2 algorithm from the signalling answers.
 # Certainty: GRADE suggestions with stated thresholds (`tpmeta.appraisal.grade`). Provenance of this build:
 # `reports/provenance.json`.
@@ -201,7 +204,10 @@ for aid, res in review.analyses.items():
             loo = tpmeta.leave_one_out(p)
             loo_rows.append(loo.assign(analysis_id=aid))
             display(Markdown("**Leave-one-out:** the pooled estimate without each trial."))
-            show_table(loo[["omitted", "estimate", "ci_low", "ci_high", "tau2", "i2"]].round(3))
+            show_table(pd.DataFrame({
+                "trial left out": loo["omitted"],
+                f"{measure} [95% CI]": [format_effect(e, lo, hi, ratio=ratio) for e, lo, hi in zip(loo["estimate"], loo["ci_low"], loo["ci_high"])],
+                "τ²": loo["tau2"].map(lambda v: f"{v:.3g}"), "I² (%)": loo["i2"].map(lambda v: f"{v:.0f}")}))
         if p.k >= 3:
             infl = tpmeta.influence_diagnostics(p)
             write_table(infl.assign(analysis_id=aid), paths.tables / f"influence_{aid}.csv")

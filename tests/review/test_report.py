@@ -114,6 +114,13 @@ def test_report_opens_in_headless_chromium(built):
         errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         assert errors == []
         assert "Trigger-point therapy" in driver.title
+        # phone width: the page itself never scrolls sideways; figures keep a legible size and scroll in
+        # their own box; tables scroll in theirs
+        driver.set_window_size(390, 900)
+        width = driver.execute_script("return document.documentElement.clientWidth;")
+        assert driver.execute_script("return document.documentElement.scrollWidth;") <= width
+        shown = driver.execute_script("return Array.from(document.images).map(i => i.getBoundingClientRect().width);")
+        assert min(shown) >= 250 and max(shown) >= 500, shown  # single-column figures at their print width
     finally:
         driver.quit()
 

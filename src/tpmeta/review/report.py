@@ -180,7 +180,9 @@ th{background:#f6f8fa} img{max-width:100%;height:auto} pre{background:#f6f8fa;pa
 td:first-child{white-space:pre-wrap}
 table{display:block;max-width:100%;overflow-x:auto}
 figure{margin:1em 0} figcaption{font-size:.95em;color:#333}
-@media (max-width:600px){body{padding:0 .6em;margin:1em auto} table{font-size:.8em} h1{font-size:1.5em}}
+.figure-scroll{overflow-x:auto}
+@media (max-width:600px){body{padding:0 .6em;margin:1em auto} table{font-size:.8em} h1{font-size:1.5em}
+.figure-scroll img{max-width:none;width:var(--print-width,100%)}}
 """
 
 
