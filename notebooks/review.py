@@ -116,7 +116,8 @@ display(Markdown(
     "[3. Characteristics](#3.-Characteristics-of-the-included-trials) · [4. Risk of bias](#4.-Risk-of-bias-(RoB-2)) · "
     "[5. Pooled analyses](#5.-Pooled-analyses) · [6. Certainty](#6.-Certainty-of-the-evidence-(GRADE)-%E2%80%94-Summary-of-Findings) · "
     "[7. Published reviews](#7.-What-published-systematic-reviews-found) · "
-    "[8. The article's claims](#8.-The-article's-claims-against-the-evidence) · [9. Data quality](#9.-Data-quality)"))
+    "[8. The article's claims](#8.-The-article's-claims-against-the-evidence) · [9. Data quality](#9.-Data-quality) · "
+    "[10. Full texts to extract first](#10.-Full-texts-to-extract-first)"))
 
 # %% [markdown]
 # ## 1. Methods
@@ -364,3 +365,35 @@ if validation.warnings:
     counts = warn.groupby(["file", "issue"]).size().reset_index(name="rows").sort_values("rows", ascending=False)
     show_table(counts)
     show_table(warn, collapsed=f"Show all {len(warn)} warnings (also in tables/validation_warnings.csv)")
+
+# %% [markdown]
+# ## 10. Full texts to extract first
+# Most trials could not enter an analysis because their accessible abstract gives no usable numbers.
+# Ranked by how much each could change an analysis (`tpmeta worklist`; method in
+# `tpmeta.review.worklist`): the expected narrowing of the analysis' confidence interval from the trial's
+# size and the analysis' current precision, and the chance that its result would change whether the
+# interval includes no effect. A researcher with library access can extract these first; `tpmeta
+# add-study` then shows what changed.
+
+# %%
+from tpmeta.review.worklist import full_text_worklist, pain_share  # noqa: E402
+
+worklist = full_text_worklist(data, review.analyses)
+write_table(worklist, paths.tables / "full_text_worklist.csv")
+n_pain, n_known = pain_share(data)
+top = worklist.head(15)
+display(Markdown(
+    f"**{len(worklist)} trials** could enter an analysis with their full text; the 15 that would change the "
+    f"analyses most are below (all in `tables/full_text_worklist.csv`). A trial whose abstract does not list "
+    f"its outcomes is assumed to measure pain intensity, as {n_pain} of the {n_known} trials with extracted "
+    "outcomes do."))
+show_table(pd.DataFrame({
+    "rank": top["rank"], "trial": top["trial"],
+    "identifier": [f"doi:{d}" if d else (f"PMID {p}" if p else "—") for d, p in zip(top["doi"], top["pmid"])],
+    "n": top["n"], "analysis most affected": top["analysis_id"], "trials in it now": top["k_now"],
+    "CI narrower by": [("creates the analysis" if k == 0 else f"{x:.0%}") if pd.notna(x) else "n not known"
+                       for x, k in zip(top["ci_shrinkage"], top["k_now"])],
+    "chance the conclusion changes": [f"{x:.0%}" if pd.notna(x) else "—" for x in top["p_flip"]],
+    "why not in yet": top["why"],
+}))
+

@@ -26,7 +26,7 @@ from .errors import (
     StudyDataError,
     TpmetaWarning,
 )
-from .options import Judgement, Measure, Method, Test, ZeroCells
+from .options import BinaryMethod, Judgement, Measure, Method, Test, ZeroCells
 
 __version__ = "0.1.0"
 
@@ -36,28 +36,43 @@ _LAZY: dict[str, str] = {
     "AnalysisSpec": "tpmeta.review.analyses",
     "BatchPoolResult": "tpmeta.models.pooling",
     "BeggResult": "tpmeta.diagnostics.smallstudy",
+    "BinaryPoolResult": "tpmeta.models.binary_pooling",
+    "BlupResult": "tpmeta.models.inference",
     "EggerResult": "tpmeta.diagnostics.smallstudy",
     "GradeAssessment": "tpmeta.appraisal.grade",
+    "HarbordResult": "tpmeta.diagnostics.regtest",
+    "LRTResult": "tpmeta.models.comparison",
     "MetaRegResult": "tpmeta.models.metareg",
     "PermutationResult": "tpmeta.models.permutation",
     "PetPeeseResult": "tpmeta.diagnostics.smallstudy",
+    "PetersResult": "tpmeta.diagnostics.regtest",
     "PoolResult": "tpmeta.models.pooling",
+    "PredictResult": "tpmeta.models.inference",
+    "ProfileResult": "tpmeta.models.profile",
     "StudyData": "tpmeta.dataset.studies",
     "SubgroupResult": "tpmeta.models.subgroups",
+    "Tau2CIType": "tpmeta.models.inference",
+    "Tau2Interval": "tpmeta.models.inference",
     "TrimFillResult": "tpmeta.diagnostics.smallstudy",
     "ValidationReport": "tpmeta.dataset.studies",
+    "WaldResult": "tpmeta.models.inference",
+    "anova": "tpmeta.models.comparison",
     "apply_overrides": "tpmeta.appraisal.grade",
     "assess_rob2": "tpmeta.appraisal.rob2",
     "baujat": "tpmeta.diagnostics.influence",
     "begg_test": "tpmeta.diagnostics.smallstudy",
+    "blup": "tpmeta.models.inference",
     "combine_arms": "tpmeta.models.conversions",
+    "confint_tau2": "tpmeta.models.inference",
     "cumulative": "tpmeta.diagnostics.sensitivity",
     "effect_sizes": "tpmeta.models.effects",
     "egger_test": "tpmeta.diagnostics.smallstudy",
     "estimate_tau2": "tpmeta.models.pooling",
     "fill_mean_sd": "tpmeta.models.conversions",
     "gosh": "tpmeta.diagnostics.gosh",
+    "harbord_test": "tpmeta.diagnostics.regtest",
     "influence_diagnostics": "tpmeta.diagnostics.influence",
+    "labbe_data": "tpmeta.diagnostics.graphical",
     "leave_one_out": "tpmeta.diagnostics.sensitivity",
     "load_studies": "tpmeta.dataset.studies",
     "mean_sd_from_median": "tpmeta.models.conversions",
@@ -66,8 +81,14 @@ _LAZY: dict[str, str] = {
     "pedro_table": "tpmeta.appraisal.pedro",
     "permutation_test": "tpmeta.models.permutation",
     "pet_peese": "tpmeta.diagnostics.smallstudy",
+    "peters_test": "tpmeta.diagnostics.regtest",
     "pool": "tpmeta.models.pooling",
     "pool_batch": "tpmeta.models.pooling",
+    "pool_binary": "tpmeta.models.binary_pooling",
+    "predict": "tpmeta.models.inference",
+    "profile_tau2": "tpmeta.models.profile",
+    "qq_residuals": "tpmeta.diagnostics.graphical",
+    "radial_data": "tpmeta.diagnostics.graphical",
     "restrict": "tpmeta.diagnostics.sensitivity",
     "rob2_table": "tpmeta.appraisal.rob2",
     "run_all": "tpmeta.review.analyses",
@@ -81,6 +102,7 @@ _LAZY: dict[str, str] = {
     "summary_of_findings": "tpmeta.appraisal.grade",
     "trim_and_fill": "tpmeta.diagnostics.smallstudy",
     "validate_studies": "tpmeta.dataset.studies",
+    "wald_test": "tpmeta.models.inference",
 }
 
 #: Subpackages reachable as attributes (``tpmeta.plots``) without an explicit import.
@@ -91,39 +113,55 @@ __all__ = [
     "AnalysisSpec",
     "BatchPoolResult",
     "BeggResult",
+    "BinaryMethod",
+    "BinaryPoolResult",
+    "BlupResult",
     "ConvergenceWarning",
     "DataProblem",
     "DataWarning",
     "EggerResult",
     "GradeAssessment",
+    "HarbordResult",
     "Judgement",
+    "LRTResult",
     "Measure",
     "MetaRegResult",
     "Method",
     "PermutationResult",
     "PetPeeseResult",
+    "PetersResult",
     "PoolResult",
+    "PredictResult",
+    "ProfileResult",
     "SingleStudyWarning",
     "StudyData",
     "StudyDataError",
     "SubgroupResult",
+    "Tau2CIType",
+    "Tau2Interval",
     "Test",
     "TpmetaWarning",
     "TrimFillResult",
     "ValidationReport",
+    "WaldResult",
     "ZeroCells",
+    "anova",
     "apply_overrides",
     "assess_rob2",
     "baujat",
     "begg_test",
+    "blup",
     "combine_arms",
+    "confint_tau2",
     "cumulative",
     "effect_sizes",
     "egger_test",
     "estimate_tau2",
     "fill_mean_sd",
     "gosh",
+    "harbord_test",
     "influence_diagnostics",
+    "labbe_data",
     "leave_one_out",
     "load_studies",
     "mean_sd_from_median",
@@ -132,8 +170,14 @@ __all__ = [
     "pedro_table",
     "permutation_test",
     "pet_peese",
+    "peters_test",
     "pool",
     "pool_batch",
+    "pool_binary",
+    "predict",
+    "profile_tau2",
+    "qq_residuals",
+    "radial_data",
     "restrict",
     "rob2_table",
     "run_all",
@@ -147,6 +191,7 @@ __all__ = [
     "summary_of_findings",
     "trim_and_fill",
     "validate_studies",
+    "wald_test",
 ]
 
 
@@ -180,8 +225,15 @@ if TYPE_CHECKING:  # static type checkers and IDEs see ordinary imports
         validate_studies,
     )
     from .diagnostics.gosh import gosh  # noqa: F401
+    from .diagnostics.graphical import labbe_data, qq_residuals, radial_data  # noqa: F401
     from .diagnostics.influence import baujat, influence_diagnostics  # noqa: F401
     from .diagnostics.multiverse import run_multiverse, summarise_multiverse  # noqa: F401
+    from .diagnostics.regtest import (  # noqa: F401
+        HarbordResult,
+        PetersResult,
+        harbord_test,
+        peters_test,
+    )
     from .diagnostics.sensitivity import cumulative, leave_one_out, restrict  # noqa: F401
     from .diagnostics.smallstudy import (  # noqa: F401
         BeggResult,
@@ -193,6 +245,8 @@ if TYPE_CHECKING:  # static type checkers and IDEs see ordinary imports
         pet_peese,
         trim_and_fill,
     )
+    from .models.binary_pooling import BinaryPoolResult, pool_binary  # noqa: F401
+    from .models.comparison import LRTResult, anova  # noqa: F401
     from .models.conversions import (  # noqa: F401
         combine_arms,
         fill_mean_sd,
@@ -201,6 +255,17 @@ if TYPE_CHECKING:  # static type checkers and IDEs see ordinary imports
         sd_from_se,
     )
     from .models.effects import effect_sizes  # noqa: F401
+    from .models.inference import (  # noqa: F401
+        BlupResult,
+        PredictResult,
+        Tau2CIType,
+        Tau2Interval,
+        WaldResult,
+        blup,
+        confint_tau2,
+        predict,
+        wald_test,
+    )
     from .models.metareg import MetaRegResult, meta_regression  # noqa: F401
     from .models.permutation import PermutationResult, permutation_test  # noqa: F401
     from .models.pooling import (  # noqa: F401
@@ -210,5 +275,6 @@ if TYPE_CHECKING:  # static type checkers and IDEs see ordinary imports
         pool,
         pool_batch,
     )
+    from .models.profile import ProfileResult, profile_tau2  # noqa: F401
     from .models.subgroups import SubgroupResult, subgroup_analysis  # noqa: F401
     from .review.analyses import AnalysisResult, AnalysisSpec, run_all, run_analysis  # noqa: F401

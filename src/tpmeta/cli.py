@@ -224,6 +224,25 @@ def cmd_forest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worklist(args: argparse.Namespace) -> int:
+    from .review.worklist import full_text_worklist
+
+    data = tpmeta.load_studies(args.studies)
+    out = full_text_worklist(data, tpmeta.run_all(data))
+    if args.top:
+        out = out.head(args.top)
+    if args.format in ("csv", "json"):
+        print_frame(out, args.format)
+        return 0
+    shown = out.assign(ci_shrinkage=[("creates it" if k == 0 else f"{x:.0%}") if x == x else "n?"
+                                     for x, k in zip(out["ci_shrinkage"], out["k_now"])],
+                       p_flip=[f"{x:.0%}" if x == x else "-" for x in out["p_flip"]])  # fmt: skip
+    print_frame(shown[["rank", "trial", "doi", "pmid", "n", "analysis_id", "k_now", "ci_shrinkage", "p_flip"]], "table")
+    print(f"\n{len(out)} trial(s); ci_shrinkage: expected narrowing of the most affected analysis' CI; "
+          "p_flip: chance its conclusion (CI includes no effect or not) changes. --csv for every column.")
+    return 0
+
+
 def cmd_gosh(args: argparse.Namespace) -> int:
     frame = read_csv(args.file)
     for col in (args.yi, args.vi):
@@ -335,6 +354,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--studies", default="studies")
     p.add_argument("--out", default="figures", help="folder for the files (default: figures; the report's own figures are never overwritten unless given here)")
     p.set_defaults(func=cmd_forest)
+
+    p = sub.add_parser("worklist", help="the full texts to extract first, ranked by how much they could change the analyses")
+    p.add_argument("--studies", default="studies")
+    p.add_argument("--top", type=int, default=None, help="show only the first N trials")
+    _add_format(p)
+    p.set_defaults(func=cmd_worklist)
 
     p = sub.add_parser("gosh", help="GOSH: the model fitted to every subset of studies")
     p.add_argument("file", help="CSV with yi and vi")

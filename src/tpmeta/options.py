@@ -11,7 +11,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import TypeVar
 
-__all__ = ["Method", "Test", "Measure", "ZeroCells", "Judgement", "parse_option"]
+__all__ = ["Method", "BinaryMethod", "Test", "Measure", "ZeroCells", "Judgement", "parse_option"]
 
 
 class _Option(str, Enum):
@@ -33,6 +33,13 @@ class Method(_Option):
     EB = "EB"  #: empirical Bayes (Morris)
 
 
+class BinaryMethod(_Option):
+    """Pooling of 2×2 tables by :func:`tpmeta.pool_binary` (common-effect models)."""
+
+    MH = "MH"  #: Mantel-Haenszel (OR, RR, RD)
+    PETO = "PETO"  #: Peto's one-step log odds ratio
+
+
 class Test(_Option):
     """Test and interval for the pooled effect."""
 
@@ -40,6 +47,7 @@ class Test(_Option):
 
     Z = "z"  #: Wald-type z test with normal quantiles
     KNHA = "knha"  #: Hartung-Knapp-Sidik-Jonkman: scaled variance, t with k - 1 df
+    KNHA_ADHOC = "knha_adhoc"  #: as knha with the scale factor max(1, s²) (metafor's test="adhoc")
 
 
 class Measure(_Option):
@@ -51,12 +59,23 @@ class Measure(_Option):
     RR = "RR"  #: log risk ratio
     OR = "OR"  #: log odds ratio
     RD = "RD"  #: risk difference
+    PETO = "PETO"  #: Peto's log odds ratio
+    ROM = "ROM"  #: log ratio of means
+    COR = "COR"  #: raw correlation coefficient
+    ZCOR = "ZCOR"  #: Fisher's z-transformed correlation
+    IRR = "IRR"  #: log incidence rate ratio
+    PR = "PR"  #: raw proportion
+    PLO = "PLO"  #: logit (log odds) of a proportion
+    PAS = "PAS"  #: arcsine square-root transformed proportion
+    PFT = "PFT"  #: Freeman-Tukey double arcsine transformed proportion
+    SMCC = "SMCC"  #: standardised mean change, change-score standardisation (pre-post)
+    SMCR = "SMCR"  #: standardised mean change, raw-score standardisation (pre-post)
     GENERIC = "GENERIC"  #: a reported estimate with its CI or SE
 
     @property
     def is_ratio(self) -> bool:
-        """Whether the measure is analysed on the log scale."""
-        return self in (Measure.RR, Measure.OR)
+        """Whether the measure is a ratio analysed on the log scale."""
+        return self in (Measure.RR, Measure.OR, Measure.PETO, Measure.ROM, Measure.IRR)
 
 
 class ZeroCells(_Option):

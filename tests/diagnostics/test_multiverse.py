@@ -49,7 +49,7 @@ def test_summary_and_min_k(effects):
 def test_specification_curve_plot(effects):
     out = run_multiverse(effects, CHOICES, methods=["REML", "DL"], tests=["z", "knha"])
     fig = specification_curve_plot(out, ["comparator", "risk_of_bias", "method", "test"])
-    top, bottom = fig.axes
+    top, _, bottom = fig.axes  # estimates, k per specification, choices
     assert len(top.collections) >= 2  # CI lines and points
     labels = [t.get_text() for t in bottom.get_yticklabels()]
     assert "comparator: sham only" in labels and "method: REML" in labels

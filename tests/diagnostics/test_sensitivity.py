@@ -37,7 +37,8 @@ def test_leave_one_out_and_cumulative_match_metafor(case):
 
 def test_reference_has_sequential_grid(metafor_reference):
     seen = {(c["dataset"], c["method"], c["test"]) for c in metafor_reference["sequential"]}
-    assert len(seen) == 12
+    assert {t for *_, t in seen} == {t.value for t in tpmeta.Test}  # z, knha and knha_adhoc
+    assert len(seen) == 3 * 2 * len(tpmeta.Test)  # three datasets, DL and REML
 
 
 def test_restrict():
@@ -47,3 +48,18 @@ def test_restrict():
     assert restrict(res, [False] * 4) is None
     one = restrict(res, [True, False, False, False])
     assert one.estimate == pytest.approx(0.2)
+
+
+@pytest.mark.parametrize("case", json.loads(REFERENCE.read_text())["fixed_tau2_sequential"],
+                         ids=lambda c: f"{c['dataset']}-tau2={c['tau2']}-{c['test']}")
+def test_a_fixed_tau2_stays_fixed_in_leave_one_out_and_influence(case):
+    """metafor's leave1out() and influence() refit with the user's τ²; so does tpmeta (closed form)."""
+    from tpmeta.diagnostics.influence import influence_diagnostics
+
+    res = tpmeta.pool(case["yi"], case["vi"], tau2=case["tau2"], test=case["test"])
+    loo = leave_one_out(res)
+    for name, expected in case["leave1out"].items():
+        np.testing.assert_allclose(loo[name], expected, rtol=1e-9, atol=1e-9, err_msg=name)
+    infl = influence_diagnostics(res)
+    for name, expected in case["influence"].items():
+        np.testing.assert_allclose(infl[name], expected, rtol=1e-9, atol=1e-9, err_msg=name)

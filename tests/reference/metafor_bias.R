@@ -62,12 +62,14 @@ fit <- function(ds, method, test = "z") {
 # ---- influence() and baujat() -----------------------------------------------------------------------
 INF_SETS <- c("dat.bcg", "dat.normand1999")
 INF_METHODS <- c("FE", "DL", "REML")
-INF_TESTS <- c("z", "knha")
+INF_TESTS <- c("z", "knha", "knha_adhoc")
+# tpmeta name -> metafor 3.8.1 name (the Knapp-Hartung ad hoc correction is test="adhoc" in rma.uni)
+R_TEST <- c(z = "z", knha = "knha", knha_adhoc = "adhoc")
 influence_cases <- list()
 baujat_cases <- list()
 for (d in INF_SETS) for (m in INF_METHODS) for (t in INF_TESTS) {
-  res <- fit(sets[[d]], m, t)
-  model_call <- sprintf('rma(yi, vi, method="%s", test="%s", control=%s)', m, t, CONTROL)
+  res <- fit(sets[[d]], m, R_TEST[[t]])
+  model_call <- sprintf('rma(yi, vi, method="%s", test="%s", control=%s)', m, R_TEST[[t]], CONTROL)
   inf <- influence(res)
   influence_cases[[length(influence_cases) + 1]] <- list(
     dataset = d, method = m, test = t, call = sprintf("influence(%s)", model_call),

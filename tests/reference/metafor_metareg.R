@@ -33,7 +33,9 @@ out_path <- file.path(dirname(normalizePath(script)), "metafor_metareg.json")
 CONTROL <- "list(threshold = 1e-12, tol = 1e-12, maxiter = 10000, tau2.max = 1e6)"
 ctrl <- eval(parse(text = CONTROL))
 methods <- c("FE", "DL", "REML", "ML", "PM", "HE", "SJ", "HS", "EB")
-tests <- c("z", "knha")
+tests <- c("z", "knha", "knha_adhoc")
+# tpmeta name -> metafor 3.8.1 name (the Knapp-Hartung ad hoc correction is test="adhoc" in rma.uni)
+R_TEST <- c(z = "z", knha = "knha", knha_adhoc = "adhoc")
 
 num <- function(x) if (is.null(x) || length(x) == 0 || is.na(x)) NA_real_ else as.numeric(x)
 nums <- function(x) as.numeric(x)  # vectors of length 1 are wrapped in I() to stay JSON arrays
@@ -68,9 +70,9 @@ for (mod in models) {
   for (m in methods) {
     for (t in tests) {
       call <- sprintf('rma(yi, vi, mods=%s, data=dat, method="%s", test="%s", control=%s)',
-                      mod$formula, m, t, CONTROL)
+                      mod$formula, m, R_TEST[[t]], CONTROL)
       res <- suppressWarnings(rma(yi, vi, mods = as.formula(mod$formula), data = bcg,
-                                  method = m, test = t, control = ctrl))
+                                  method = m, test = R_TEST[[t]], control = ctrl))
       metareg_cases[[length(metareg_cases) + 1]] <- list(
         model = mod$name, columns = mod$columns, method = m, test = t, call = call,
         expected = expected_of(res)
@@ -88,7 +90,7 @@ reml_score <- function(t2) {
 noint_cases <- list()
 for (t in tests) {
   tau2 <- uniroot(reml_score, c(0, 10), tol = 1e-15, maxiter = 10000)$root
-  res <- rma(yi, vi, mods = ~ ablat - 1, data = bcg, tau2 = tau2, test = t, control = ctrl)
+  res <- rma(yi, vi, mods = ~ ablat - 1, data = bcg, tau2 = tau2, test = R_TEST[[t]], control = ctrl)
   w <- 1 / v
   b_fe <- solve(t(X) %*% (w * X), t(X) %*% (w * y))
   qe <- sum(w * (y - X %*% b_fe)^2)
@@ -105,7 +107,7 @@ for (t in tests) {
   noint_cases[[length(noint_cases) + 1]] <- list(
     model = "ablat-1", columns = list("ablat"), method = "REML", test = t,
     call = paste0("tau2 <- uniroot(REML score, explicit k x k P, tol=1e-15)$root; se.tau2 = sqrt(2/sum(P*P)); ",
-                  sprintf('rma(yi, vi, mods=~ablat-1, data=dat, tau2=tau2, test="%s"); QE, I2, H2 by hand', t)),
+                  sprintf('rma(yi, vi, mods=~ablat-1, data=dat, tau2=tau2, test="%s"); QE, I2, H2 by hand', R_TEST[[t]])),
     expected = ex
   )
 }
@@ -118,14 +120,14 @@ for (m in sub_methods) {
   for (t in tests) {
     # separate tau^2: one rma per subgroup, Q_between = sum w_g (mu_g - mu_bar)^2, w_g = 1/se_g^2
     fits <- lapply(levs, function(g) suppressWarnings(
-      rma(yi, vi, data = bcg, subset = alloc == g, method = m, test = t, control = ctrl)))
+      rma(yi, vi, data = bcg, subset = alloc == g, method = m, test = R_TEST[[t]], control = ctrl)))
     est <- sapply(fits, function(f) num(f$beta)); se <- sapply(fits, function(f) num(f$se))
     wg <- 1 / se^2
     qb <- sum(wg * (est - sum(wg * est) / sum(wg))^2)
     subgroup_cases[[length(subgroup_cases) + 1]] <- list(
       variable = "alloc", method = m, test = t, tau2 = "separate",
       call = sprintf('for g in levels: rma(yi, vi, data=dat, subset=alloc==g, method="%s", test="%s", control=%s); Q_b = sum(w_g (b_g - sum(w_g b_g)/sum(w_g))^2), w_g = 1/se_g^2, df = G - 1',
-                     m, t, CONTROL),
+                     m, R_TEST[[t]], CONTROL),
       expected = list(
         levels = levs, k = sapply(fits, function(f) f$k), estimate = est, se = se,
         ci_low = sapply(fits, function(f) num(f$ci.lb)), ci_high = sapply(fits, function(f) num(f$ci.ub)),
@@ -135,12 +137,12 @@ for (m in sub_methods) {
       )
     )
     # common tau^2: the QM test of rma(mods=~alloc); subgroup estimates from rma(mods=~alloc-1)
-    res <- suppressWarnings(rma(yi, vi, mods = ~ alloc, data = bcg, method = m, test = t, control = ctrl))
-    cell <- suppressWarnings(rma(yi, vi, mods = ~ alloc - 1, data = bcg, method = m, test = t, control = ctrl))
+    res <- suppressWarnings(rma(yi, vi, mods = ~ alloc, data = bcg, method = m, test = R_TEST[[t]], control = ctrl))
+    cell <- suppressWarnings(rma(yi, vi, mods = ~ alloc - 1, data = bcg, method = m, test = R_TEST[[t]], control = ctrl))
     subgroup_cases[[length(subgroup_cases) + 1]] <- list(
       variable = "alloc", method = m, test = t, tau2 = "common",
       call = sprintf('rma(yi, vi, mods=~alloc, data=dat, method="%s", test="%s", control=%s) (QM); same with mods=~alloc-1 (subgroup estimates)',
-                     m, t, CONTROL),
+                     m, R_TEST[[t]], CONTROL),
       expected = list(
         levels = levs, k = as.numeric(table(bcg$alloc)[levs]), estimate = nums(cell$beta),
         se = nums(cell$se), ci_low = nums(cell$ci.lb), ci_high = nums(cell$ci.ub),

@@ -22,7 +22,9 @@ out_path <- file.path(dirname(normalizePath(script)), "metafor_reference.json")
 CONTROL <- "list(threshold = 1e-12, tol = 1e-12, maxiter = 10000, tau2.max = 1e6)"
 CI_CONTROL <- "list(tol = 1e-12, tau2.max = 1e6)"
 methods <- c("FE", "DL", "REML", "ML", "PM", "HE", "SJ", "HS", "EB")
-tests <- c("z", "knha")
+tests <- c("z", "knha", "knha_adhoc")
+# tpmeta name -> metafor 3.8.1 name (the Knapp-Hartung ad hoc correction is test="adhoc" in rma.uni)
+R_TEST <- c(z = "z", knha = "knha", knha_adhoc = "adhoc")
 
 num <- function(x) if (is.null(x) || length(x) == 0 || is.na(x)) NA_real_ else as.numeric(x)
 
@@ -64,8 +66,8 @@ pool_cases <- list()
 for (ds in pool_sets) {
   for (m in methods) {
     for (t in tests) {
-      call <- sprintf('rma(yi, vi, method="%s", test="%s", control=%s)', m, t, CONTROL)
-      res <- suppressWarnings(rma(ds$yi, ds$vi, method = m, test = t,
+      call <- sprintf('rma(yi, vi, method="%s", test="%s", control=%s)', m, R_TEST[[t]], CONTROL)
+      res <- suppressWarnings(rma(ds$yi, ds$vi, method = m, test = R_TEST[[t]],
                                   control = eval(parse(text = CONTROL))))
       pr <- predict(res)
       # FE: predict() reports no PI; with tau2 = 0 the PI is the CI, which tpmeta reports
@@ -134,12 +136,12 @@ seq_cases <- list()
 for (ds in pool_sets[c(1, 2, 4)]) {
   for (m in c("DL", "REML")) {
     for (t in tests) {
-      res <- rma(ds$yi, ds$vi, method = m, test = t, control = eval(parse(text = CONTROL)))
+      res <- rma(ds$yi, ds$vi, method = m, test = R_TEST[[t]], control = eval(parse(text = CONTROL)))
       l1 <- leave1out(res)
       cu <- cumul(res)
       seq_cases[[length(seq_cases) + 1]] <- list(
         dataset = ds$name, method = m, test = t, yi = ds$yi, vi = ds$vi,
-        call = sprintf('leave1out(rma(yi, vi, method="%s", test="%s", control=%s)); cumul(same)', m, t, CONTROL),
+        call = sprintf('leave1out(rma(yi, vi, method="%s", test="%s", control=%s)); cumul(same)', m, R_TEST[[t]], CONTROL),
         leave1out = list(estimate = as.numeric(l1$estimate), se = as.numeric(l1$se),
                          ci_low = as.numeric(l1$ci.lb), ci_high = as.numeric(l1$ci.ub),
                          pvalue = as.numeric(l1$pval), q = as.numeric(l1$Q), tau2 = as.numeric(l1$tau2),
@@ -149,6 +151,25 @@ for (ds in pool_sets[c(1, 2, 4)]) {
                           tau2 = as.numeric(cu$tau2), i2 = as.numeric(cu$I2))
       )
     }
+  }
+}
+
+# ---- a user-fixed tau2 stays fixed in the refits of leave1out() and influence() ---------------------
+fixed_cases <- list()
+for (ds in pool_sets[1:2]) {
+  for (t in tests) {
+    res <- rma(ds$yi, ds$vi, tau2 = 0.1, test = R_TEST[[t]], control = eval(parse(text = CONTROL)))
+    l1 <- leave1out(res)
+    inf <- influence(res)
+    fixed_cases[[length(fixed_cases) + 1]] <- list(
+      dataset = ds$name, tau2 = 0.1, test = t, yi = ds$yi, vi = ds$vi,
+      call = sprintf('leave1out(rma(yi, vi, tau2=0.1, test="%s", control=%s)); influence(same)', R_TEST[[t]], CONTROL),
+      leave1out = list(estimate = as.numeric(l1$estimate), se = as.numeric(l1$se),
+                       ci_low = as.numeric(l1$ci.lb), ci_high = as.numeric(l1$ci.ub),
+                       tau2 = as.numeric(l1$tau2), q = as.numeric(l1$Q)),
+      influence = list(rstudent = as.numeric(inf$inf$rstudent), dffits = as.numeric(inf$inf$dffits),
+                       cook_d = as.numeric(inf$inf$cook.d), tau2_del = as.numeric(inf$inf$tau2.del))
+    )
   }
 }
 
@@ -182,6 +203,7 @@ out <- list(
   pooling = pool_cases,
   escalc = escalc_cases,
   sequential = seq_cases,
+  fixed_tau2_sequential = fixed_cases,
   small_study = bias_cases
 )
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, na = "null", pretty = TRUE), out_path)

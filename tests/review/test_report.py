@@ -10,6 +10,7 @@ import re
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tpmeta.review.report import ReportError, build_report
@@ -245,3 +246,14 @@ def test_diagnostic_figures_appear_where_they_apply(built):
     assert "PRISMA 2020 flow of trials" in html and "Reports sought for retrieval" in html
     assert "each trial counts once" in html.replace("\n", " ") or "counts once" in html
     assert "figures/multiverse_pain_intensity." in html
+
+
+def test_worklist_section_lists_the_top_15_with_links(built):
+    out, index = built
+    html = index.read_text(encoding="utf-8")
+    section = html[html.index('id="10.-Full-texts-to-extract-first"'):]
+    rows = re.findall(r"<tr\b", section[:section.index("</table>")])
+    assert len(rows) == 1 + 15  # header + the top 15
+    assert re.search(r'<a href="https://doi\.org/10\.', section)
+    work = pd.read_csv(out / "tables" / "full_text_worklist.csv")
+    assert len(work) >= 15 and work["rank"].tolist() == list(range(1, len(work) + 1))

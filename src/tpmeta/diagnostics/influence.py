@@ -59,7 +59,8 @@ def _leave_one_out(result: PoolResult, y: np.ndarray, v: np.ndarray, k: int) -> 
     """The k leave-one-out fits of ``result``'s model in one batched call."""
     mask = ~np.eye(k, dtype=bool)
     return pool_batch(np.broadcast_to(y, (k, k)), np.broadcast_to(v, (k, k)), mask, method=result.method,
-                      test=result.test, level=result.level, tau2_ci=False)  # fmt: skip
+                      test=result.test, level=result.level, tau2_ci=False,
+                      tau2=result.tau2 if result.tau2_fixed else None)  # a fixed τ² stays fixed, as metafor's refits  # fmt: skip
 
 
 def influence_diagnostics(result: PoolResult) -> pd.DataFrame:
@@ -106,10 +107,12 @@ def influence_diagnostics(result: PoolResult) -> pd.DataFrame:
         hat = w / w.sum()
         hat[hat > 1.0 - 10.0 * _EPS] = 1.0
         wall = 1.0 / (v[None, :] + tau2_del[:, None])  # all k studies at each τ̂²₍₋ᵢ₎
-        if result.test is Test.KNHA:
+        if result.test in (Test.KNHA, Test.KNHA_ADHOC):
             wdel = wall * ~np.eye(k, dtype=bool)
             rss = (wdel * (y[None, :] - mu_del[:, None]) ** 2).sum(axis=1)
             s2w = np.where(rss <= _EPS, 0.0, rss / (k - 2))
+            if result.test is Test.KNHA_ADHOC:  # as each refit of metafor's influence(): s² floored at 1
+                s2w = np.maximum(s2w, 1.0)
         else:
             s2w = np.ones(k)
         diff = mu - mu_del

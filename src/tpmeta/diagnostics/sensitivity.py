@@ -40,7 +40,8 @@ def leave_one_out(result: PoolResult) -> pd.DataFrame:
     y = np.broadcast_to(result.yi, (k, k))
     v = np.broadcast_to(result.vi, (k, k))
     mask = ~np.eye(k, dtype=bool)
-    batch = pool_batch(y, v, mask, method=result.method, test=result.test, level=result.level, tau2_ci=False)
+    batch = pool_batch(y, v, mask, method=result.method, test=result.test, level=result.level, tau2_ci=False,
+                      tau2=result.tau2 if result.tau2_fixed else None)  # a fixed τ² stays fixed, as metafor's refits
     return _frame(batch, result.study_labels, "omitted")
 
 
@@ -57,7 +58,8 @@ def cumulative(result: PoolResult, order: Sequence[int] | None = None) -> pd.Dat
     y = np.broadcast_to(result.yi[idx], (k, k))
     v = np.broadcast_to(result.vi[idx], (k, k))
     mask = np.tril(np.ones((k, k), dtype=bool))
-    batch = pool_batch(y, v, mask, method=result.method, test=result.test, level=result.level, tau2_ci=False)
+    batch = pool_batch(y, v, mask, method=result.method, test=result.test, level=result.level, tau2_ci=False,
+                      tau2=result.tau2 if result.tau2_fixed else None)  # a fixed τ² stays fixed, as metafor's refits
     labels = [result.study_labels[i] for i in idx]
     return _frame(batch, labels, "added")
 

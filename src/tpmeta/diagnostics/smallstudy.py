@@ -1,19 +1,5 @@
-"""Small-study effects in one place: the tests (Egger, Begg) and the adjustments (trim-and-fill,
-PET-PEESE).
-
-Tests.
-
-* Egger's test, classical form (Egger et al. 1997, doi:10.1136/bmj.315.7109.629), as metafor's
-  ``regtest(model="lm", predictor="sei")``: weighted least squares of ``y_i`` on ``SE_i`` with weights
-  ``1/v_i`` and a free dispersion; the test of the slope uses t with k − 2 df. The intercept ``b₀`` is
-  the limit estimate as SE → 0.
-* Begg & Mazumdar's rank correlation (1994, doi:10.2307/2533446), as metafor's ``ranktest()``: Kendall's
-  τ between the standardised deviates ``(y_i − μ̂_FE)/√(v_i − 1/Σw)`` and the variances ``v_i``; exact
-  p-value for k < 50 without ties, otherwise the normal approximation (as R's ``cor.test``).
-
-Both have little power with few studies; the Cochrane Handbook (13.3.5.4) advises against them with
-fewer than 10 studies, so every function here warns (:class:`~tpmeta.errors.FewStudiesWarning`) below
-:data:`MIN_STUDIES_FOR_TESTS` and still computes the result, as metafor does.
+"""Small-study effects: the adjustments (trim-and-fill, PET-PEESE); the tests (Egger, Begg, Peters,
+Harbord) live in :mod:`tpmeta.diagnostics.regtest` and are re-exported here.
 
 Adjustments.
 
@@ -53,19 +39,25 @@ PET's intercept is significant, PET otherwise; the rule used is stated in :func:
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
 
 from .._results import ResultMixin
-from ..errors import FewStudiesWarning
 from ..models.metareg_engine import _fit_batch
 from ..models.pooling import PoolResult, pool, pool_batch
 from ..options import Method
+from .regtest import (
+    MIN_STUDIES_FOR_TESTS,
+    BeggResult,
+    EggerResult,
+    _warn_few,
+    begg_test,
+    egger_test,
+)
 
 __all__ = [
     "EggerResult",
@@ -78,112 +70,6 @@ __all__ = [
     "trim_and_fill",
     "pet_peese",
 ]
-
-#: Cochrane Handbook 13.3.5.4: tests for funnel plot asymmetry only with at least 10 studies.
-MIN_STUDIES_FOR_TESTS = 10
-
-
-@dataclass(frozen=True, repr=False)
-class EggerResult(ResultMixin):
-    """Egger's regression test: slope on SE (``statistic``, ``pvalue``, t with ``df``) and the limit
-    estimate (intercept) with its CI."""
-
-    slope: float
-    slope_se: float
-    statistic: float
-    df: int
-    pvalue: float
-    limit_estimate: float
-    limit_ci_low: float
-    limit_ci_high: float
-    k: int
-    level: float
-
-    def __repr__(self) -> str:
-        return f"EggerResult(t={self.statistic:.3f}, df={self.df}, p={self.pvalue:.4f}, limit={self.limit_estimate:.4f})"
-
-
-@dataclass(frozen=True, repr=False)
-class BeggResult(ResultMixin):
-    """Begg's rank correlation test: Kendall's τ and its p-value."""
-
-    tau: float
-    pvalue: float
-    k: int
-
-    def __repr__(self) -> str:
-        return f"BeggResult(tau={self.tau:.3f}, p={self.pvalue:.4f})"
-
-
-def _warn_few(name: str, k: int) -> None:
-    if k < MIN_STUDIES_FOR_TESTS:
-        warnings.warn(f"{name} with {k} studies: the Cochrane Handbook (13.3.5.4) advises at least "
-                      f"{MIN_STUDIES_FOR_TESTS}; with fewer it has too little power to tell asymmetry from chance",
-                      FewStudiesWarning, stacklevel=3)  # fmt: skip
-
-
-def _study_arrays(result: PoolResult, name: str) -> tuple[np.ndarray, np.ndarray, int]:
-    y, v = np.asarray(result.yi, float), np.asarray(result.vi, float)
-    if y.size < 3:
-        raise ValueError(f"{name} needs at least 3 studies (k = {y.size})")
-    _warn_few(name, y.size)
-    return y, v, y.size
-
-
-def egger_test(result: PoolResult, level: float = 0.95) -> EggerResult:
-    """Egger's regression test for funnel-plot asymmetry (classical WLS form).
-
-    ``y_i = b₀ + b₁ SE_i + e_i``, weights ``1/v_i``, residual variance estimated; t test of ``b₁``.
-
-    >>> from tpmeta import pool
-    >>> y = [0.1, 0.3, 0.35, 0.6, 0.9, 0.25, 0.45, 0.15, 0.7, 0.5]
-    >>> v = [0.01, 0.02, 0.04, 0.08, 0.16, 0.03, 0.05, 0.015, 0.1, 0.06]
-    >>> round(egger_test(pool(y, v, method="FE")).slope, 3)  # metafor regtest(model="lm"): 2.674447
-    2.674
-    """
-    y, v, k = _study_arrays(result, "Egger's test")
-    sei = np.sqrt(v)
-    X = np.column_stack([np.ones(k), sei])
-    w = 1.0 / v
-    XtW = X.T * w
-    cov_unscaled = np.linalg.inv(XtW @ X)
-    beta = cov_unscaled @ (XtW @ y)
-    resid = y - X @ beta
-    df = k - 2
-    sigma2 = float((w * resid**2).sum() / df)
-    cov = sigma2 * cov_unscaled
-    se = np.sqrt(np.diag(cov))
-    t = beta[1] / se[1]
-    crit = special.stdtrit(df, 1 - (1 - level) / 2)
-    return EggerResult(
-        slope=float(beta[1]), slope_se=float(se[1]), statistic=float(t), df=df,
-        pvalue=float(2 * special.stdtr(df, -abs(t))), limit_estimate=float(beta[0]),
-        limit_ci_low=float(beta[0] - crit * se[0]), limit_ci_high=float(beta[0] + crit * se[0]),
-        k=k, level=level,
-    )  # fmt: skip
-
-
-def begg_test(result: PoolResult) -> BeggResult:
-    """Begg and Mazumdar's rank correlation test (Kendall's τ of standardised effects vs variances).
-
-    >>> from tpmeta import pool
-    >>> y = [0.1, 0.3, 0.35, 0.6, 0.9, 0.25, 0.45, 0.15, 0.7, 0.5]
-    >>> v = [0.01, 0.02, 0.04, 0.08, 0.16, 0.03, 0.05, 0.015, 0.1, 0.06]
-    >>> round(begg_test(pool(y, v, method="FE")).tau, 6)  # metafor ranktest(): 0.9555556
-    0.955556
-    """
-    y, v, k = _study_arrays(result, "Begg's test")
-    w = 1.0 / v
-    mu = float((w * y).sum() / w.sum())
-    vstar = v - 1.0 / w.sum()
-    ystar = (y - mu) / np.sqrt(vstar)
-    # as R's cor.test(method="kendall"): exact p-value for k < 50 without ties, else the normal
-    # approximation with the tie-corrected variance
-    ties = np.unique(ystar).size < k or np.unique(v).size < k
-
-    res = stats.kendalltau(ystar, v, method="exact" if (k < 50 and not ties) else "asymptotic")
-    return BeggResult(tau=float(res.statistic), pvalue=float(res.pvalue), k=k)
-
 
 # --------------------------------------------------------------------------------------------------
 # Adjustments

@@ -12,16 +12,26 @@ Formulas (metafor 3.8 defaults, Viechtbauer 2010, doi:10.18637/jss.v036.i03):
 * ``RR``   ``yi = ln(p₁/p₂)``, ``vi = 1/a − 1/n₁ + 1/c − 1/n₂``.
 * ``OR``   ``yi = ln(ad/(bc))``, ``vi = 1/a + 1/b + 1/c + 1/d``.
 * ``RD``   ``yi = p₁ − p₂``, ``vi = p₁(1−p₁)/n₁ + p₂(1−p₂)/n₂``.
-  For the three binary measures ``add`` (default ½) is added to every cell of the tables selected by
-  ``to`` (default: tables with a zero cell), as metafor does.
+* ``PETO`` Peto's log odds ratio (Yusuf et al. 1985, doi:10.1016/s0033-0620(85)80003-7):
+  ``yi = (a − E)/V``, ``vi = 1/V``, ``E = (a+c) n₁/N``, ``V = (a+c)(b+d) n₁ n₂ / (N²(N−1))``.
+  For the binary measures ``add`` (default ½) is added to every cell of the tables selected by
+  ``to`` (default: tables with a zero cell), as metafor does (for PETO too); ``drop00=True`` leaves out
+  (``yi = vi = NaN``) the tables with no events or no non-events in both groups before that.
+* Variance types (``vtype``, metafor's names): ``MD``: ``"HO"`` assumes equal variances,
+  ``s_p²(1/n₁ + 1/n₂)`` (``"UB"`` = ``"LS"``); ``SMD``: ``"UB"`` unbiased,
+  ``1/n₁ + 1/n₂ + (1 − (m−2)/(m J²)) yi²``, ``"LS2"`` ``J²(1/n₁ + 1/n₂ + d²/(2(n₁+n₂)))``, ``"AV"``
+  with the ``(n₁+n₂)``-weighted mean of ``yi`` for ``yi``; ``RD``: ``"UB"`` divides by ``n − 1``,
+  ``"AV"`` uses each arm's ``n``-weighted mean risk.
 * ``GENERIC``  a reported estimate with its CI or SE: ``vi = SE²``, ``SE = (upper − lower)/(2 z)``;
   ratio estimates (``ratio=True``) are analysed on the log scale.
+
+ROM, COR, ZCOR, IRR, PR, PLO, PAS, PFT, SMCC and SMCR are computed in
+:mod:`tpmeta.models.effects_extra`, which gives their formulas.
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,6 +40,15 @@ from scipy import special
 from ..errors import DataProblem, DataWarning, StudyDataError
 from ..options import Measure, ZeroCells, parse_option
 from .conversions import sd_of_change
+from .effects_extra import (
+    EXTRA_COLUMNS,
+    EXTRA_MEASURES,
+    VTYPES,
+    compute_extra,
+    continuity,
+    hedges_correction,
+    wmean,
+)
 
 __all__ = ["effect_sizes", "hedges_correction", "DEFAULT_COLUMNS"]
 
@@ -43,18 +62,12 @@ DEFAULT_COLUMNS: dict[Measure, tuple[str, ...]] = {
     Measure.RR: ("ai", "bi", "ci", "di"),
     Measure.OR: ("ai", "bi", "ci", "di"),
     Measure.RD: ("ai", "bi", "ci", "di"),
+    Measure.PETO: ("ai", "bi", "ci", "di"),
     Measure.GENERIC: ("estimate", "ci_low", "ci_high", "sei"),
+    **EXTRA_COLUMNS,
 }  # fmt: skip
 
-
-def hedges_correction(m: Any) -> np.ndarray:
-    """Exact small-sample correction ``J(m) = Γ(m/2) / (√(m/2) Γ((m−1)/2))`` (Hedges 1981).
-
-    >>> round(float(hedges_correction(18)), 6)
-    0.957646
-    """
-    m = np.asarray(m, float)
-    return np.exp(special.gammaln(m / 2) - 0.5 * np.log(m / 2) - special.gammaln((m - 1) / 2))
+_BINARY = (Measure.RR, Measure.OR, Measure.RD, Measure.PETO)
 
 
 #: Largest magnitude accepted for an input number: squares and sums of squares stay finite.
@@ -115,7 +128,7 @@ def _check_group(r: _Reader, n: pd.Series | None, key: str) -> None:
         r.check(n, key, n < 2, "group size must be at least 2", "check the number analysed in this arm")
 
 
-def _continuous(r: _Reader, measure: Measure) -> tuple[np.ndarray, np.ndarray]:
+def _continuous(r: _Reader, measure: Measure, vtype: str) -> tuple[np.ndarray, np.ndarray]:
     m1, n1, m2, n2 = (r.column(k) for k in ("m1i", "n1i", "m2i", "n2i"))
     if measure is Measure.SMD_CHANGE:
         pre1, post1, pre2, post2, ri = (
@@ -143,16 +156,24 @@ def _continuous(r: _Reader, measure: Measure) -> tuple[np.ndarray, np.ndarray]:
     _check_group(r, n2, "n2i")
     r.raise_if_any()
     m1, m2, n1, n2, s1, s2 = (np.asarray(x, float) for x in (m1, m2, n1, n2, s1, s2))
-    if measure is Measure.MD:
-        return m1 - m2, s1**2 / n1 + s2**2 / n2
     sp = np.sqrt(((n1 - 1) * s1**2 + (n2 - 1) * s2**2) / (n1 + n2 - 2))
-    yi = hedges_correction(n1 + n2 - 2) * (m1 - m2) / sp
-    return yi, 1 / n1 + 1 / n2 + yi**2 / (2 * (n1 + n2))
+    if measure is Measure.MD:
+        return m1 - m2, sp**2 * (1 / n1 + 1 / n2) if vtype == "HO" else s1**2 / n1 + s2**2 / n2
+    m, n = n1 + n2 - 2, n1 + n2
+    cm = hedges_correction(m)
+    d = (m1 - m2) / sp
+    yi = cm * d
+    if vtype == "UB":
+        return yi, 1 / n1 + 1 / n2 + (1 - (m - 2) / (m * cm**2)) * yi**2
+    if vtype == "LS2":
+        return yi, cm**2 * (1 / n1 + 1 / n2 + d**2 / (2 * n))
+    ybar = wmean(yi, n) if vtype == "AV" else yi
+    return yi, 1 / n1 + 1 / n2 + ybar**2 / (2 * n)
 
 
 def _binary(
-    r: _Reader, measure: Measure, add: float, to: ZeroCells
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r: _Reader, measure: Measure, add: float, to: ZeroCells, drop00: bool, vtype: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     a, c = r.column("ai"), r.column("ci")
     have_b = r.names.get("bi", "bi") in r.data.columns
     have_d = r.names.get("di", "di") in r.data.columns
@@ -174,16 +195,8 @@ def _binary(
     r.check(n2, "n2i", n2 < 1, "group has no participants", "check the 2x2 table")
     r.raise_if_any()
     a, b, c, d = (np.asarray(x, float) for x in (a, b, c, d))
-    zero = (a == 0) | (b == 0) | (c == 0) | (d == 0)
-    if to is ZeroCells.ONLY0:
-        corrected = zero
-    elif to is ZeroCells.ALL:
-        corrected = np.ones_like(zero)
-    elif to is ZeroCells.IF0ALL:
-        corrected = np.full_like(zero, zero.any())
-    else:
-        corrected = np.zeros_like(zero)
-    inc = np.where(corrected, add, 0.0)
+    dropped = ((a == 0) & (c == 0)) | ((b == 0) & (d == 0)) if drop00 else np.zeros(a.size, bool)
+    inc = continuity((a == 0) | (b == 0) | (c == 0) | (d == 0), to, add, ~dropped)
     a, b, c, d = a + inc, b + inc, c + inc, d + inc
     n1, n2 = a + b, c + d
     p1, p2 = a / n1, c / n2
@@ -192,9 +205,21 @@ def _binary(
             yi, vi = np.log(p1 / p2), 1 / a - 1 / n1 + 1 / c - 1 / n2
         elif measure is Measure.OR:
             yi, vi = np.log(a * d / (b * c)), 1 / a + 1 / b + 1 / c + 1 / d
+        elif measure is Measure.PETO:
+            n = n1 + n2
+            v = (a + c) * (b + d) * (n1 / n) * (n2 / n) / (n - 1)
+            yi, vi = (a - (a + c) * n1 / n) / v, 1 / v
         else:
-            yi, vi = p1 - p2, p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2
-    return yi, vi, corrected & (add != 0)
+            yi = p1 - p2
+            if vtype == "AV":
+                ok = ~dropped
+                q1, q2 = wmean(p1[ok], n1[ok]), wmean(p2[ok], n2[ok])
+                vi = q1 * (1 - q1) / n1 + q2 * (1 - q2) / n2
+            else:
+                k = 1 if vtype == "UB" else 0
+                vi = p1 * (1 - p1) / (n1 - k) + p2 * (1 - p2) / (n2 - k)
+    yi[dropped], vi[dropped] = np.nan, np.nan
+    return yi, vi, (inc != 0) & ~dropped, dropped
 
 
 def _generic(r: _Reader, ratio: bool, level: float) -> tuple[np.ndarray, np.ndarray]:
@@ -232,23 +257,39 @@ def effect_sizes(
     data: pd.DataFrame,
     measure: Measure | str,
     *,
-    add: float = 0.5,
+    add: float | None = None,
     to: ZeroCells | str = "only0",
+    drop00: bool = False,
+    vtype: str = "LS",
     ratio: bool = False,
     level: float = 0.95,
     source: str | None = None,
     **columns: str,
 ) -> pd.DataFrame:
-    """Compute effect sizes ``yi`` and sampling variances ``vi`` for every row of ``data``.
+    """Compute effect sizes ``yi`` and sampling variances ``vi`` for every row of ``data``, as
+    ``metafor::escalc`` (3.8).
 
     Parameters
     ----------
     data : DataFrame
         One row per study (or comparison).
-    measure : {"SMD", "MD", "SMD_CHANGE", "RR", "OR", "RD", "GENERIC"}
-        See the module docstring for formulas. RR and OR are on the log scale.
+    measure : str or Measure
+        ``"SMD"``, ``"MD"``, ``"SMD_CHANGE"``, ``"ROM"`` (two groups, continuous); ``"RR"``, ``"OR"``,
+        ``"RD"``, ``"PETO"`` (2×2 tables); ``"IRR"`` (events and person-time); ``"COR"``, ``"ZCOR"``
+        (correlations); ``"PR"``, ``"PLO"``, ``"PAS"``, ``"PFT"`` (single proportions); ``"SMCC"``,
+        ``"SMCR"`` (pre-post designs); ``"GENERIC"``. See the module docstrings (this one and
+        :mod:`tpmeta.models.effects_extra`) for the formulas. Ratio measures are on the log scale.
     add, to : float, {"only0", "all", "if0all", "none"}
-        Continuity correction for binary measures (metafor's defaults).
+        Continuity correction for counts (binary measures, IRR, proportions): ``add`` is added to the
+        counts of the studies ``to`` selects. ``add=None`` is metafor's default: ½, but 0 for PAS and PFT.
+    drop00 : bool
+        Binary measures and IRR: studies with no events (or, for 2×2 tables, no non-events) in both
+        groups get ``yi = vi = NaN`` (metafor's NA), before the continuity correction.
+    vtype : str
+        Variance type, metafor's names: ``"LS"`` (default) for all; MD ``"UB"``, ``"HO"``; SMD and
+        SMD_CHANGE ``"UB"``, ``"LS2"``, ``"AV"``; RD ``"UB"``, ``"AV"``; ROM ``"HO"``, ``"AV"``,
+        ``"AVHO"``; COR ``"AV"``; PR ``"UB"``, ``"AV"``; PLO ``"AV"``; SMCC and SMCR ``"LS2"``. ``"AV"``
+        types use a mean over all rows, so they depend on which rows ``data`` holds.
     ratio : bool
         ``GENERIC`` only: the estimate and CI are ratios, analysed as logs.
     level : float
@@ -262,13 +303,17 @@ def effect_sizes(
     Returns
     -------
     DataFrame
-        A copy of ``data`` with ``yi`` and ``vi`` (binary measures also ``zero_cell_corrected``).
+        A copy of ``data`` with ``yi`` and ``vi``; measures with a continuity correction also
+        ``zero_cell_corrected``, and with ``drop00=True`` a column ``dropped00``.
 
     Raises
     ------
     StudyDataError
         Naming the row, column and value of every problem (missing column or value, SD ≤ 0,
-        n < 2, events > n, ...).
+        n < 2, events > n, a correlation outside (−1, 1), a non-positive mean for ROM, ...).
+    ValueError
+        An unknown measure, ``to``, ``vtype`` or column option, or ``drop00`` for a measure without
+        counts in two groups.
 
     Examples
     --------
@@ -276,38 +321,57 @@ def effect_sizes(
     >>> df = pd.DataFrame({"m1i": [2.0], "sd1i": [1.0], "n1i": [20], "m2i": [3.0], "sd2i": [1.2], "n2i": [20]})
     >>> round(float(effect_sizes(df, "SMD")["yi"].iloc[0]), 4)
     -0.8874
+    >>> round(float(effect_sizes(pd.DataFrame({"ri": [0.3], "ni": [50]}), "ZCOR")["vi"].iloc[0]), 6)
+    0.021277
     """
     measure = parse_option(Measure, measure, "measure")
     to = parse_option(ZeroCells, to, "to")
     if not isinstance(data, pd.DataFrame):
         data = pd.DataFrame(data)
-    allowed = set(DEFAULT_COLUMNS[measure]) | ({"n1i", "n2i"} if measure in (Measure.RR, Measure.OR, Measure.RD) else set())
+    allowed = set(DEFAULT_COLUMNS[measure]) | ({"n1i", "n2i"} if measure in _BINARY else set())
     unknown = set(columns) - allowed
     if unknown:
         raise ValueError(
             f"unknown column option(s) {sorted(unknown)} for measure {measure.value}; "
             f"valid: {sorted(allowed)}"
         )
+    if add is None:
+        add = 0.0 if measure in (Measure.PAS, Measure.PFT) else 0.5
     add = float(add)
     if not (np.isfinite(add) and add >= 0):
         raise ValueError(f"add={add!r} must be a number ≥ 0 (metafor's default is 0.5)")
+    vtypes = VTYPES.get(measure, ("LS",))
+    if vtype not in vtypes:
+        raise ValueError(f"vtype={vtype!r} is not available for measure {measure.value}; "
+                         f"choose one of {', '.join(repr(v) for v in vtypes)}")  # fmt: skip
+    drop00 = bool(drop00)
+    if drop00 and measure not in (*_BINARY, Measure.IRR):
+        raise ValueError(f"drop00 applies to 2x2 tables and IRR, not to measure {measure.value}")
     level = float(level)
     if not 0.0 < level < 1.0:
         raise ValueError(f"level={level!r} must be a proportion in (0, 1), e.g. 0.95")
     reader = _Reader(data, dict(columns), source)
     out = data.copy()
+    corrected = dropped = None
     if measure in (Measure.MD, Measure.SMD, Measure.SMD_CHANGE):
-        yi, vi = _continuous(reader, measure)
+        yi, vi = _continuous(reader, measure, vtype)
     elif measure is Measure.GENERIC:
         yi, vi = _generic(reader, ratio, level)
+    elif measure in EXTRA_MEASURES:
+        yi, vi, corrected = compute_extra(reader, measure, add=add, to=to, drop00=drop00, vtype=vtype)
+        if measure is Measure.IRR and drop00:
+            dropped = np.isnan(yi)
     else:
-        yi, vi, corrected = _binary(reader, measure, add, to)
-        out["zero_cell_corrected"] = corrected
-        infinite = ~(np.isfinite(yi) & np.isfinite(vi))
+        yi, vi, corrected, dropped = _binary(reader, measure, add, to, drop00, vtype)
+    if corrected is not None:
+        out["zero_cell_corrected"] = corrected & (add != 0)
+        infinite = ~(np.isfinite(yi) & np.isfinite(vi)) & (True if dropped is None else ~dropped)
         if infinite.any():
             rows = [str(i) for i in np.asarray(data.index)[infinite]]
-            warnings.warn(f"{measure.value}: rows {', '.join(rows)} have zero cells and no continuity correction "
+            warnings.warn(f"{measure.value}: rows {', '.join(rows)} have zero counts and no continuity correction "
                           f"(to={to.value!r}), so their yi or vi is infinite; use to='only0' (metafor's default) "
                           "or leave these rows out", DataWarning, stacklevel=2)  # fmt: skip
+    if drop00:
+        out["dropped00"] = dropped if dropped is not None else np.zeros(len(data), bool)
     out["yi"], out["vi"] = yi, vi
     return out

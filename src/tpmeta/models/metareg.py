@@ -27,6 +27,10 @@ models (bootstrap, permutation, specification curves) in one call with p×p alge
 are centred and scaled internally (the column space, hence τ̂², Q and QM, is unchanged) so that
 ``X'WX`` stays well conditioned; β̂ and its covariance are transformed back.
 
+With ``tau2=`` the model is fitted at that τ² (metafor's ``rma(..., tau2=)``). The fit statistics are
+metafor's (log-likelihood, deviance, AIC, BIC, AICc; :func:`~tpmeta.models.metareg_engine._fit_stats`);
+tests, predictions and intervals on a fitted model are in :mod:`tpmeta.models.inference`.
+
 Permutation tests (Higgins & Thompson 2004, doi:10.1002/sim.1752) follow metafor's ``permutest()``.
 
 One deliberate difference: in models without an intercept metafor 3.8 estimates τ² and QE from
@@ -47,7 +51,7 @@ import pandas as pd
 from .._results import ResultMixin, format_number
 from ..errors import ConvergenceWarning, DataProblem, StudyDataError
 from ..options import Method, Test, parse_option
-from .metareg_engine import _BatchFit, _Design, _fit_batch
+from .metareg_engine import _BatchFit, _Design, _fit_batch, _fit_stats, _is_t
 from .pooling import DEFAULT_MAX_ITER, DEFAULT_TOL, _check_level, _validate_study_arrays
 
 __all__ = ["meta_regression", "MetaRegResult"]
@@ -161,12 +165,17 @@ class MetaRegResult(ResultMixin):
     names : coefficient names ("intrcpt" first when there is an intercept)
     coef, se, statistic, pvalue, ci_low, ci_high : per coefficient (z, or t on k − p df for knha)
     vcov : covariance matrix of the coefficients
-    tau2, tau2_se : residual between-study variance and its standard error (NaN for FE)
+    tau2, tau2_se : residual between-study variance and its standard error (NaN for FE, or τ² fixed)
+    tau2_fixed : τ² was given (``tau2=``), not estimated
     qm, qm_df, qm_df2, qm_pvalue : omnibus test of the moderators (χ² on qm_df; F on (qm_df, qm_df2) for knha)
     qe, qe_df, qe_pvalue : test for residual heterogeneity
     i2, h2 : residual I² (percent) and H²; r2 : pseudo-R² in percent (NaN without intercept or moderators)
+    parms : number of parameters (p, plus 1 for an estimated τ²)
+    loglik, deviance, aic, bic, aicc : metafor's fit statistics (``fit.stats``), restricted (REML) for
+        ``method="REML"``, else maximum likelihood; formulas in :func:`metareg_engine._fit_stats`
     k, p, method, test, level, converged, n_iter, intercept
-    yi, vi, X, labels : the data, kept for :func:`permutation_test`
+    yi, vi, X, labels : the data (X the design matrix, intercept first), kept for :func:`permutation_test`
+        and the inference of :mod:`tpmeta.models.inference`
     """
 
     names: tuple[str, ...]
@@ -197,6 +206,13 @@ class MetaRegResult(ResultMixin):
     converged: bool
     n_iter: int
     intercept: bool
+    tau2_fixed: bool
+    parms: int
+    loglik: float
+    deviance: float
+    aic: float
+    bic: float
+    aicc: float
     yi: np.ndarray = field(default_factory=lambda: np.empty(0))
     vi: np.ndarray = field(default_factory=lambda: np.empty(0))
     X: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
@@ -217,7 +233,7 @@ class MetaRegResult(ResultMixin):
     def __repr__(self) -> str:
         dist = f"F({self.qm_df}, {self.qm_df2})" if self.qm_df2 is not None else f"chi2({self.qm_df})"
         lines = [f"MetaRegResult(method={self.method.value}, test={self.test.value}, k={self.k}, p={self.p})",
-                 f"  tau2 {format_number(self.tau2)}  I2 {format_number(self.i2, 1)}%  "
+                 f"  tau2 {format_number(self.tau2)}{' (fixed)' if self.tau2_fixed else ''}  I2 {format_number(self.i2, 1)}%  "
                  f"R2 {format_number(self.r2, 1)}%  QE {format_number(self.qe)} (p = {format_number(self.qe_pvalue)})",
                  f"  QM {dist} = {format_number(self.qm)}  p = {format_number(self.qm_pvalue)}"]  # fmt: skip
         for j, name in enumerate(self.names):
@@ -240,6 +256,7 @@ def meta_regression(
     labels: Any = None,
     tol: float = DEFAULT_TOL,
     max_iter: int = DEFAULT_MAX_ITER,
+    tau2: float | None = None,
 ) -> MetaRegResult:
     """Fit a meta-regression (mixed-effects model) as ``metafor::rma(yi, vi, mods=, method=, test=)``.
 
@@ -255,14 +272,21 @@ def meta_regression(
     intercept : bool
         Include an intercept (named ``intrcpt``).
     method : {"REML", "FE", "DL", "ML", "PM", "HE", "SJ", "HS", "EB"}
-    test : {"z", "knha"}
-        Wald z / χ² tests, or Knapp & Hartung t / F tests.
+    test : {"z", "knha", "knha_adhoc"}
+        Wald z / χ² tests, or Knapp & Hartung t / F tests (``knha_adhoc``: the variance scale factor
+        is at least 1, metafor's ``test="adhoc"``).
     level : float
         Confidence level.
     labels : sequence of str, optional
         Study labels for error messages (from a pandas index of ``yi`` if not given).
     tol, max_iter
         Convergence tolerance and iteration cap of the iterative τ² estimators.
+    tau2 : float, optional
+        A fixed residual τ² ≥ 0 instead of an estimate (``rma(..., tau2=)``): the model is fitted at
+        that value and τ² is not a parameter (``parms = p``). ``method`` then only decides the pseudo-R²
+        (the intercept-only model is still estimated with it) and which likelihood the fit statistics
+        report (REML or ML). ``tau2_se`` is NaN: metafor computes the
+        method's formula at the fixed value but does not print it, and a fixed value has no sampling error.
 
     Raises
     ------
@@ -280,6 +304,14 @@ def meta_regression(
     method = parse_option(Method, method, "method")
     test = parse_option(Test, test, "test")
     level = _check_level(level)
+    fixed = tau2 is not None
+    if fixed:
+        if method is Method.FE:
+            raise ValueError("tau2= fixes the between-study variance of a random-effects model; method='FE' "
+                             "already has tau^2 = 0 (use another method, or tau2=0)")  # fmt: skip
+        tau2 = float(tau2)
+        if not (math.isfinite(tau2) and tau2 >= 0):
+            raise ValueError(f"tau2={tau2!r} must be a finite number >= 0")
     if labels is None and isinstance(yi, pd.Series):
         labels = yi.index
     labels = None if labels is None else [str(x) for x in labels]
@@ -289,13 +321,13 @@ def meta_regression(
                                          fix="give one label per study"))  # fmt: skip
     X, names, icol = _design(mods, y.size, intercept, labels)
     k, p = X.shape
-    need = p if method is Method.FE else p + 1
+    need = p if (method is Method.FE or fixed) else p + 1
     if k < need:
         raise StudyDataError(DataProblem(f"{k} studies for {p} coefficients"
-                                         f"{'' if method is Method.FE else ' and tau^2'}: too few studies",
+                                         f"{'' if need == p else ' and tau^2'}: too few studies",
                                          fix="use fewer moderators"))  # fmt: skip
     fit = _fit_batch(y, v, X, method=method, test=test, level=level, intercept_col=icol, tol=tol,
-                     max_iter=max_iter)  # fmt: skip
+                     max_iter=max_iter, tau2=tau2)  # fmt: skip
     if not fit.converged[0]:
         warnings.warn(f"{method.value} estimation of tau^2 did not converge in {int(fit.n_iter[0])} "
                       f"iterations (tol={tol}); the result is flagged converged=False",
@@ -308,11 +340,13 @@ def meta_regression(
     f0 = {n_: float(getattr(fit, n_)[0]) for n_ in ("tau2", "tau2_se", "qm", "qm_pvalue", "qe",
                                                        "qe_pvalue", "i2", "h2")}  # fmt: skip
     mdf = p - 1 if (icol is not None and p > 1) else p
+    parms = p + (0 if (method is Method.FE or fixed) else 1)
+    stats = _fit_stats(y, v, X, icol, f0["tau2"], parms, reml=method is Method.REML)
     return MetaRegResult(
-        names=names, **arrays, **f0, qm_df=mdf, qm_df2=(k - p) if test is Test.KNHA else None,
+        names=names, **arrays, **f0, qm_df=mdf, qm_df2=(k - p) if _is_t(test) else None,
         qe_df=k - p, r2=r2, k=k, p=p, method=method, test=test, level=level,
         converged=bool(fit.converged[0]), n_iter=int(fit.n_iter[0]), intercept=icol is not None,
-        yi=y, vi=v, X=X, labels=tuple(labels) if labels is not None else (),
+        tau2_fixed=fixed, parms=parms, **stats, yi=y, vi=v, X=X, labels=tuple(labels) if labels is not None else (),
     )  # fmt: skip
 
 

@@ -108,6 +108,11 @@ def _inv(G: np.ndarray) -> np.ndarray:
         return out
 
 
+def _is_t(test: Test) -> bool:
+    """Knapp-Hartung type tests: t and F quantiles on k − p df (metafor's "knha" and "adhoc")."""
+    return test.value in ("knha", "knha_adhoc")
+
+
 def _tr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.einsum("nij,nji->n", a, b)
 
@@ -373,11 +378,14 @@ def _fit_batch(
     btt: Any = None,
     tol: float = DEFAULT_TOL,
     max_iter: int = DEFAULT_MAX_ITER,
+    tau2: Any = None,
 ) -> _BatchFit:
     """Fit n meta-regressions at once: Y, V (n, k); X (k, p) shared or (n, k, p); mask (n, k).
 
     ``intercept_col`` is the index of the column of ones (None: no intercept); ``btt`` the
-    coefficients tested by QM (default: all but the intercept, or the intercept alone if p = 1).
+    coefficients tested by QM (default: all but the intercept, or the intercept alone if p = 1);
+    ``tau2`` a fixed τ² (scalar or (n,)) instead of estimating it (``rma(..., tau2=)``: its standard
+    error is NaN, converged True, n_iter 0).
     No validation: present entries must be finite with V > 0 and a full-rank design.
     """
     Y, V = np.broadcast_arrays(np.atleast_2d(np.asarray(Y, float)), np.atleast_2d(np.asarray(V, float)))
@@ -398,18 +406,25 @@ def _fit_batch(
         else:
             d = _Data(np.where(m > 0, Y, 0.0), np.where(m > 0, V, 1.0), m, m.sum(axis=1),
                       _Design(X, m, intercept_col))  # fmt: skip
-        return _finish(d, method, test, level, btt, tol, max_iter)
+        fixed = None if tau2 is None else np.broadcast_to(np.asarray(tau2, float), Y.shape[:1])
+        return _finish(d, method, test, level, btt, tol, max_iter, fixed)
 
 
-def _finish(d: _Data, method: Method, test: Test, level: float, btt: np.ndarray, tol, max_iter) -> _BatchFit:
+def _finish(d: _Data, method: Method, test: Test, level: float, btt: np.ndarray, tol, max_iter,
+            fixed: np.ndarray | None = None) -> _BatchFit:  # fmt: skip
     n, k, p = d.y.shape[0], d.k, d.X.p
     kp = k - p
-    tau2, tau2_se, conv, n_iter = _tau2(d, method, tol, max_iter)
+    if fixed is None:
+        tau2, tau2_se, conv, n_iter = _tau2(d, method, tol, max_iter)
+    else:
+        tau2, tau2_se, conv, n_iter = fixed.copy(), np.full(n, np.nan), np.ones(n, bool), np.zeros(n, int)
     s = _WLS(d, _weights(d, tau2))
     vt_b = s.A  # covariance of β̃ in the preconditioned parameterisation
     alpha = 1.0 - level
-    if test is Test.KNHA:
+    if _is_t(test):
         s2 = np.where(s.q <= _TINY, 0.0, s.q / kp)
+        if test.value == "knha_adhoc":  # metafor's test="adhoc": the scale factor is at least 1
+            s2 = np.maximum(s2, 1.0)
         vt_b = s2[:, None, None] * vt_b
         dfc = np.where(kp > 0, kp, np.nan)
     # QM is invariant to the centring/scaling of the moderators, so it is computed before back-transform
@@ -422,7 +437,7 @@ def _finish(d: _Data, method: Method, test: Test, level: float, btt: np.ndarray,
     se = np.sqrt(np.einsum("nii->ni", vb))
     stat = beta / se
     mdf = btt.size
-    if test is Test.KNHA:
+    if _is_t(test):
         pvalue = 2.0 * special.stdtr(dfc[:, None], -np.abs(stat))
         crit = special.stdtrit(dfc, 1.0 - alpha / 2)[:, None]
         qm = qm / mdf
@@ -446,3 +461,78 @@ def _finish(d: _Data, method: Method, test: Test, level: float, btt: np.ndarray,
     return _BatchFit(beta=beta, vb=vb, se=se, statistic=stat, pvalue=pvalue, ci_low=beta - crit * se,
                      ci_high=beta + crit * se, tau2=tau2, tau2_se=tau2_se, qm=qm, qm_pvalue=qm_p, qe=qe,
                      qe_pvalue=qe_p, i2=i2, h2=h2, k=k.astype(int), converged=conv, n_iter=n_iter)  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------------
+# One data set at many fixed τ²: the profile likelihood and the generalised Q (inference, profile)
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _AtTau2:
+    """A model refitted at each of g fixed τ² values (arrays (g,) or (g, p))."""
+
+    ll_ml: np.ndarray
+    ll_reml: np.ndarray
+    beta: np.ndarray
+    q: np.ndarray
+
+
+def _tiled(y: np.ndarray, v: np.ndarray, X: np.ndarray, intercept_col: int | None, g: int) -> _Data:
+    y, v = np.asarray(y, float), np.asarray(v, float)
+    k = y.size
+    return _Data(np.broadcast_to(y, (g, k)), np.broadcast_to(v, (g, k)), None, np.full(g, float(k)),
+                 _Design(np.asarray(X, float), None, intercept_col))  # fmt: skip
+
+
+def _at_tau2(y: Any, v: Any, X: Any, intercept_col: int | None, tau2: Any) -> _AtTau2:
+    """metafor's log-likelihoods (``fit.stats``: ML and REML, constants included, ``REMLf=TRUE``), β̂ and
+    Q = Σ w (y − Xβ̂)² of the model refitted at each fixed τ² (``rma(yi, vi, mods=, tau2=t)``).
+
+    ``ℓ_ML = −½ k log 2π − ½ Σ log(v + τ²) − ½ Q`` and
+    ``ℓ_REML = −½ (k − p) log 2π + ½ log|X'X| − ½ Σ log(v + τ²) − ½ log|X'WX| − ½ Q``; the two
+    determinants are taken on the preconditioned design (their difference does not depend on it).
+    """
+    t = np.atleast_1d(np.asarray(tau2, float))
+    d = _tiled(y, v, X, intercept_col, t.size)
+    k, p = d.y.shape[1], d.X.p
+    s = _WLS(d, _weights(d, t))
+    log_v = np.log(d.v + t[:, None]).sum(axis=1)
+    ll_ml = -0.5 * k * np.log(2 * np.pi) - 0.5 * log_v - 0.5 * s.q
+    logdet_xx = np.linalg.slogdet(d.X.gram(np.ones((1, k))))[1][0]
+    ll_reml = (-0.5 * (k - p) * np.log(2 * np.pi) + 0.5 * logdet_xx - 0.5 * log_v
+               - 0.5 * np.linalg.slogdet(d.X.gram(_weights(d, t)))[1] - 0.5 * s.q)  # fmt: skip
+    return _AtTau2(ll_ml=ll_ml, ll_reml=ll_reml, beta=s.beta @ d.X.tinv[0].T, q=s.q)
+
+
+def _q_roots(y: Any, v: Any, X: Any, intercept_col: int | None, targets: Any, tol: float, max_iter: int):
+    """τ² with ``Q(τ²) = y'P(τ²)y`` equal to each target (0 where Q(0) ≤ target): ``(tau2, converged)``."""
+    targets = np.atleast_1d(np.asarray(targets, float))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tau2, conv, _ = _solve_q(_tiled(y, v, X, intercept_col, targets.size), targets, tol, max_iter)
+    return tau2, conv
+
+
+def _fit_stats(y: Any, v: Any, X: Any, intercept_col: int | None, tau2: float, parms: int, reml: bool
+               ) -> dict[str, float]:  # fmt: skip
+    """metafor's ``fit.stats`` column "REML" or "ML" of a model with τ² (``parms`` parameters):
+    log-likelihood, deviance, AIC, BIC and AICc.
+
+    ML: ``dev = −2 (ℓ − Σ log φ(y_i; y_i, v_i))`` (0 when k = p), ``BIC = −2ℓ + parms log k``,
+    ``AICc = −2ℓ + 2 parms n/(n − parms − 1)`` with ``n = max(k, parms + 2)``; REML: ``dev = −2ℓ`` and
+    k − p in place of k.
+    """
+    v = np.asarray(v, float)
+    k, p = np.shape(X)
+    at = _at_tau2(y, v, X, intercept_col, [tau2])
+    if reml:
+        ll, n = float(at.ll_reml[0]), k - p
+        dev = -2.0 * ll
+    else:
+        ll, n = float(at.ll_ml[0]), k
+        dev = -2.0 * ll - k * np.log(2 * np.pi) - float(np.log(v).sum()) if k > p else 0.0
+    m = max(n, parms + 2)
+    with np.errstate(divide="ignore"):
+        bic = -2.0 * ll + parms * float(np.log(n))
+    return {"loglik": ll, "deviance": float(dev), "aic": -2.0 * ll + 2 * parms, "bic": float(bic),
+            "aicc": -2.0 * ll + 2 * parms * m / (m - parms - 1)}  # fmt: skip

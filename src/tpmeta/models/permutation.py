@@ -154,7 +154,8 @@ def permutation_test(
     chunk = max(1, 4_000_000 // max(k * p, 1))
     for start in range(0, Y.shape[0], chunk):
         fit = _fit_batch(Y[start:start + chunk], V[start:start + chunk], res.X, method=res.method,
-                         test=res.test, level=res.level, intercept_col=icol)  # fmt: skip
+                         test=res.test, level=res.level, intercept_col=icol,
+                         tau2=res.tau2 if res.tau2_fixed else None)  # a fixed τ² stays fixed, as permutest  # fmt: skip
         ok = fit.converged
         stats.append(np.where(ok[:, None], fit.statistic, np.nan))
         qms.append(np.where(ok, fit.qm, np.nan))

@@ -9,7 +9,18 @@ is ``μ̂ = Σ w_i y_i / Σ w_i`` with ``w_i = 1/(v_i + τ̂²)`` and ``SE(μ̂)
 
 Tests: ``z`` uses ``SE`` and normal quantiles. ``knha`` (Hartung & Knapp 2001, doi:10.1002/sim.791;
 Sidik & Jonkman 2002, doi:10.1002/sim.1262) multiplies the variance by
-``s² = Σ w_i (y_i − μ̂)² / (k − 1)`` and uses t_{k−1} quantiles.
+``s² = Σ w_i (y_i − μ̂)² / (k − 1)`` and uses t_{k−1} quantiles. ``knha_adhoc`` is metafor 3.8's
+``test="adhoc"``: the same with ``max(1, s²)`` in place of ``s²``, so the standard error is never smaller
+than the unadjusted ``SE`` (the "modified Knapp–Hartung" method, mKH, of Röver, Knapp & Friede 2015,
+doi:10.1186/s12874-015-0091-1; metafor cites Jackson et al. 2017, doi:10.1002/sim.7411, section 4.3).
+The interval still uses t_{k−1} quantiles: it is not the rule "never narrower than the z interval"
+(another variant discussed by Jackson et al.), though with s² ≥ 1 it is always at least as wide.
+
+τ² fixed by the user (``tau2=``, metafor's ``rma(yi, vi, tau2=)``): the estimator is skipped and the
+given value used throughout (weights, SE, tests, I² = 100 τ²/(τ² + ṽ), H² = 1 + τ²/ṽ, prediction
+interval); Q is Cochran's Q as always; there is no interval for τ² (nor I², H²: NaN), as metafor's
+``confint`` refuses a model without an estimated τ²; ``converged`` is True, ``n_iter`` 0 and
+``truncated`` False. ``method`` is kept as given but plays no part (``"FE"`` is refused: it means τ² = 0).
 """
 
 from __future__ import annotations
@@ -74,6 +85,7 @@ class BatchPoolResult:
     method: Method
     test: Test
     level: float
+    tau2_fixed: bool = False
 
     def to_frame(self) -> "Any":
         """Long DataFrame, one row per analysis (flattened in C order)."""
@@ -82,11 +94,28 @@ class BatchPoolResult:
         cols = {
             f.name: np.ravel(getattr(self, f.name))
             for f in self.__dataclass_fields__.values()
-            if f.name not in ("method", "test", "level")
+            if f.name not in ("method", "test", "level", "tau2_fixed")
         }
         frame = pd.DataFrame(cols)
         frame["method"], frame["test"], frame["level"] = self.method.value, self.test.value, self.level
+        frame["tau2_fixed"] = self.tau2_fixed
         return frame
+
+
+def _check_fixed_tau2(tau2: Any, method: Method, shape: tuple[int, ...]) -> np.ndarray | None:
+    """A user-given τ² as an array of the batch shape (None if not given)."""
+    if tau2 is None:
+        return None
+    if method is Method.FE:
+        raise ValueError("tau2 is given with method='FE', whose τ² is 0 by definition; drop one of them "
+                         "(with tau2 fixed, method plays no part)")  # fmt: skip
+    try:
+        t = np.broadcast_to(np.asarray(tau2, dtype=float), shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"tau2={tau2!r} must be a number ≥ 0 (or an array of the batch shape {shape})") from None
+    if not np.all(np.isfinite(t) & (t >= 0)):
+        raise ValueError(f"tau2={tau2!r} must be finite and ≥ 0")
+    return t
 
 
 def _check_level(level: float) -> float:
@@ -107,6 +136,7 @@ def pool_batch(
     tau2_ci: bool = True,
     tol: float = DEFAULT_TOL,
     max_iter: int = DEFAULT_MAX_ITER,
+    tau2: Any = None,
 ) -> BatchPoolResult:
     """Fit many meta-analyses at once.
 
@@ -120,6 +150,8 @@ def pool_batch(
         As in :func:`pool`.
     tau2_ci : bool
         Compute the Q-profile interval for τ² (and I², H²); skip it for speed when not needed.
+    tau2 : float or array_like of the batch shape, optional
+        τ² fixed by the user instead of estimated (see :func:`pool`).
 
     No input validation is done beyond shapes: present entries must be finite with ``vi > 0``
     (use :func:`pool` for validated single analyses).
@@ -140,10 +172,11 @@ def pool_batch(
     y = np.asarray(yi, dtype=float)
     v = np.asarray(vi, dtype=float)
     shape = np.broadcast_shapes(y.shape, v.shape)[:-1]
+    fixed_tau2 = _check_fixed_tau2(tau2, method, shape)
     batch = Batch.from_arrays(y, v, mask)
     # one errstate for the whole fit: empty or single-study analyses produce 0/0 by design (→ NaN)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return _pool_batch(batch, shape, method, test, level, tau2_ci, tol, max_iter)
+        return _pool_batch(batch, shape, method, test, level, tau2_ci, tol, max_iter, fixed_tau2)
 
 
 def _pool_batch(
@@ -155,11 +188,17 @@ def _pool_batch(
     tau2_ci: bool,
     tol: float,
     max_iter: int,
+    fixed_tau2: np.ndarray | None = None,
 ) -> BatchPoolResult:
     fixed = method is Method.FE
 
-    tau2, converged, n_iter = _estimate_tau2_batch(batch, method, tol=tol, max_iter=max_iter)
-    truncated = (tau2 == 0.0) & (batch.k > 1) & (method is not Method.FE)
+    if fixed_tau2 is None:
+        tau2, converged, n_iter = _estimate_tau2_batch(batch, method, tol=tol, max_iter=max_iter)
+        truncated = (tau2 == 0.0) & (batch.k > 1) & (method is not Method.FE)
+    else:
+        tau2 = np.array(fixed_tau2, dtype=float).reshape(-1)
+        converged, n_iter = np.ones(tau2.shape, bool), np.zeros(tau2.shape, int)
+        truncated = np.zeros(tau2.shape, bool)
 
     w, sw, mu = weighted_mean(batch, tau2)
     df = batch.k - 1
@@ -170,11 +209,13 @@ def _pool_batch(
         stat = mu / se
         pvalue = 2.0 * special.ndtr(-np.abs(stat))
         crit = np.full(mu.shape, special.ndtri(1.0 - alpha / 2))
-        if test is Test.KNHA:
+        if test in (Test.KNHA, Test.KNHA_ADHOC):
             # with one study there is no residual df: metafor (and tpmeta) fall back to the z test
             multi = df > 0
             rss = rowsum(w * (batch.y - mu[:, None]) ** 2)
             s2w = np.where(rss <= np.finfo(float).eps, 0.0, rss / np.where(multi, df, 1))
+            if test is Test.KNHA_ADHOC:
+                s2w = np.maximum(s2w, 1.0)  # metafor's test="adhoc": s2w[s2w < 1] <- 1
             se = np.where(multi, np.sqrt(s2w * var), se)
             stat = mu / se
             dfc = np.where(multi, df, 1)
@@ -187,7 +228,7 @@ def _pool_batch(
     vt = typical_within_variance(batch)
     i2, h2 = i2_h2(tau2, q, df, vt, fixed)
     nan = np.full(mu.shape, np.nan)
-    if tau2_ci and not fixed:
+    if tau2_ci and not fixed and fixed_tau2 is None:
         t_lo, t_hi, ci_conv = tau2_ci_qprofile(batch, level, tol=tol, max_iter=max_iter)
         converged = converged & ci_conv
         i2_lo, _ = i2_h2(t_lo, q, df, vt, fixed=False)
@@ -207,6 +248,7 @@ def _pool_batch(
         q_pvalue=out(q_pvalue), pi_low=out(pi_low), pi_high=out(pi_high),
         k=out(batch.k.astype(int)), df=out(df.astype(int)), converged=out(converged),
         n_iter=out(n_iter), truncated=out(truncated), method=method, test=test, level=level,
+        tau2_fixed=fixed_tau2 is not None,
     )  # fmt: skip
 
 
@@ -232,6 +274,7 @@ class PoolResult(ResultMixin):
     method, test, level : the options used
     converged, n_iter, truncated : solver report; ``truncated`` means τ² was set to the boundary 0
     yi, vi, weights, labels : the per-study data and percentage weights, for plots and tables
+    tau2_fixed : τ² was given by the user (``pool(..., tau2=)``), not estimated
     """
 
     estimate: float
@@ -263,6 +306,7 @@ class PoolResult(ResultMixin):
     vi: np.ndarray = field(default_factory=lambda: np.empty(0))
     weights: np.ndarray = field(default_factory=lambda: np.empty(0))
     labels: tuple[str, ...] = ()
+    tau2_fixed: bool = False
 
     _array_fields = ("yi", "vi", "weights", "labels")
 
@@ -299,8 +343,10 @@ class PoolResult(ResultMixin):
             f"PoolResult(method={self.method.value}, test={self.test.value}, k={self.k})",
             f"  estimate {format_number(self.estimate)}  [{pct} CI {format_number(self.ci_low)}, "
             f"{format_number(self.ci_high)}]  p = {format_number(self.pvalue)}",
-            f"  tau2 {format_number(self.tau2)}  [{format_number(self.tau2_ci_low)}, "
-            f"{format_number(self.tau2_ci_high)}]  I2 {format_number(self.i2, 1)}%  "
+            f"  tau2 {format_number(self.tau2)}  "
+            + ("(fixed)" if self.tau2_fixed else
+               f"[{format_number(self.tau2_ci_low)}, {format_number(self.tau2_ci_high)}]")
+            + f"  I2 {format_number(self.i2, 1)}%  "
             f"Q {format_number(self.q)} (p = {format_number(self.q_pvalue)})",
             f"  prediction interval [{format_number(self.pi_low)}, {format_number(self.pi_high)}]",
         ]
@@ -370,6 +416,7 @@ def pool(
     level: float = 0.95,
     *,
     labels: Any = None,
+    tau2: float | None = None,
     tau2_ci: bool = True,
     tol: float = DEFAULT_TOL,
     max_iter: int = DEFAULT_MAX_ITER,
@@ -378,18 +425,23 @@ def pool(
 
     ``μ̂ = Σ w_i y_i / Σ w_i``, ``w_i = 1/(v_i + τ̂²)``, ``SE = (Σ w_i)^(−1/2)`` (z test) or
     ``SE·s`` with ``s² = Σ w_i (y_i − μ̂)²/(k−1)`` (knha). τ̂² by ``method``; formulas and references
-    in :mod:`tpmeta.models.pooling`. Numbers agree with ``metafor::rma(yi, vi, method=, test=)``.
+    in :mod:`tpmeta.models.pooling`. Numbers agree with ``metafor::rma(yi, vi, method=, test=)``
+    (``test="knha_adhoc"`` is metafor's ``test="adhoc"``; ``tau2=`` is metafor's ``tau2=``).
 
     Parameters
     ----------
     yi, vi : array_like
         One effect size and sampling variance per study (``vi > 0``).
     method : {"REML", "FE", "DL", "ML", "PM", "HE", "SJ", "HS", "EB"}
-    test : {"z", "knha"}
+    test : {"z", "knha", "knha_adhoc"}
+        ``knha_adhoc``: Knapp–Hartung with the variance factor ``max(1, s²)`` (metafor's ``"adhoc"``).
     level : float
         Confidence level as a proportion (default 0.95).
     labels : sequence of str, optional
         Study labels, used in messages, tables and plots. Taken from a pandas index if not given.
+    tau2 : float, optional
+        τ² ≥ 0 fixed instead of estimated (e.g. for a sensitivity analysis); then the τ², I² and H²
+        intervals are NaN and ``tau2_fixed`` is True. Not with ``method="FE"``.
     tau2_ci : bool
         Compute the Q-profile interval for τ², I² and H² (NaN otherwise).
     tol, max_iter
@@ -435,7 +487,8 @@ def pool(
         )
         test = Test.Z  # knha has no residual df with one study; metafor also reports the z test
     res = pool_batch(
-        y, v, method=method, test=test, level=level, tau2_ci=tau2_ci, tol=tol, max_iter=max_iter
+        y, v, method=method, test=test, level=level, tau2_ci=tau2_ci, tol=tol, max_iter=max_iter,
+        tau2=None if tau2 is None else float(_check_fixed_tau2(tau2, method, ())),
     )
     if not bool(res.converged):
         warnings.warn(
@@ -471,4 +524,5 @@ def pool(
         vi=v,
         weights=weights,
         labels=tuple(labels) if labels is not None else (),
+        tau2_fixed=res.tau2_fixed,
     )

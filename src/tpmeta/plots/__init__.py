@@ -16,15 +16,20 @@ from __future__ import annotations
 
 from .baujat import baujat_plot
 from .flow import flow_diagram
-from .forest import forest_plot
+from .forest import ForestColumn, forest_plot
 from .funnel import funnel_plot
 from .gosh import gosh_plot
+from .labbe import labbe_plot
 from .multiverse import specification_curve_plot
+from .profile import profile_plot
+from .qq import qq_plot
+from .radial import radial_plot
 from .rob import rob_summary_plot, traffic_light_plot
 from .sequential import cumulative_plot, leave_one_out_plot
 from .style import HOUSE_STYLE, JOURNAL_WIDTHS, save_figure
 
 __all__ = [
+    "ForestColumn",
     "HOUSE_STYLE",
     "JOURNAL_WIDTHS",
     "baujat_plot",
@@ -33,7 +38,11 @@ __all__ = [
     "forest_plot",
     "funnel_plot",
     "gosh_plot",
+    "labbe_plot",
     "leave_one_out_plot",
+    "profile_plot",
+    "qq_plot",
+    "radial_plot",
     "rob_summary_plot",
     "save_figure",
     "specification_curve_plot",

@@ -72,7 +72,7 @@ class Col:
 def model_name(res: PoolResult) -> str:
     if res.method is Method.FE:
         return "Common effect model"
-    knha = ", HKSJ" if res.test is Test.KNHA else ""
+    knha = {Test.KNHA: ", HKSJ", Test.KNHA_ADHOC: ", HKSJ ad hoc"}.get(res.test, "")
     return f"Random effects ({res.method.value}{knha})"
 
 
@@ -88,7 +88,7 @@ def het_parts(res: PoolResult) -> list[str]:
 
 def test_text(res: PoolResult, name: str | None = None) -> list[str]:
     which = f", {name}" if name else ""
-    if res.test is Test.KNHA:
+    if res.test in (Test.KNHA, Test.KNHA_ADHOC):
         stat = f"t = {fmt_num(res.statistic, 2)} (df = {res.df})"
     else:
         stat = f"z = {fmt_num(res.statistic, 2)}"
