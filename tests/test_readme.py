@@ -93,3 +93,13 @@ def test_the_readme_figures_about_the_data_are_the_datas():
     text = " ".join(section.split())
     for fragment in expected:
         assert fragment in text, fragment
+
+
+def test_the_egger_disagreement_quoted_in_the_readme_is_metafors():
+    """'p = 0.090 against 0.71 on dat.crede2010': regtest(model="lm") and model="rma", from the JSON."""
+    import json
+
+    ref = json.loads((ROOT / "tests" / "reference" / "metafor_regtest.json").read_text())
+    crede = [c for c in ref["regtest"] if "crede" in str(c.get("dataset", ""))]
+    by_model = {c["model"]: c["expected"]["pvalue"] for c in crede if c.get("predictor", "sei") == "sei"}
+    assert f"p = {by_model['lm']:.3f} against {by_model['rma']:.2f}" in README.replace("\n", " ")
