@@ -109,10 +109,68 @@ out$permutest_k100 <- best(permutest(pf, iter = 1000, progbar = FALSE), 1, 1)
 k1 <- args$k1000
 out$reml_k1000 <- best(rma(k1$y, k1$v, method = "REML"), 1, 1)
 out$reml_k1000_est <- rma(k1$y, k1$v, method = "REML")$tau2
+b <- args$bcg
+out$mh_k13 <- best(rma.mh(ai = b$ai, bi = b$bi, ci = b$ci, di = b$di, measure = "RR"), 50)
+out$mh_est <- rma.mh(ai = b$ai, bi = b$bi, ci = b$ci, di = b$di, measure = "RR")$beta[1]
+out$peto_k13 <- best(rma.peto(ai = b$ai, bi = b$bi, ci = b$ci, di = b$di), 50)
+out$peto_est <- rma.peto(ai = b$ai, bi = b$bi, ci = b$ci, di = b$di)$beta[1]
+es <- escalc("RR", ai = b$ai, bi = b$bi, ci = b$ci, di = b$di)
+f1 <- rma(es$yi, es$vi, mods = ~ b$ablat, method = "ML"); f0 <- rma(es$yi, es$vi, method = "ML")
+out$anova_k13 <- best(anova(f1, f0), 50); out$anova_lrt <- anova(f1, f0)$LRT
+grid <- seq(0, 60, length.out = 1000)
+out$predict_1000 <- best(predict(f1, newmods = grid), 20); out$predict_est <- predict(f1, newmods = c(10, 50))$pred
+fr <- rma(es$yi, es$vi)
+out$profile_201 <- best(profile(fr, steps = 201, plot = FALSE, progbar = FALSE), 1, 3)
+out$regtest_rma <- best(regtest(fr), 20); out$regtest_rma_p <- regtest(fr)$pval
 pdf_file <- tempfile(fileext = ".pdf")
 out$forest_pdf_k12 <- best({ pdf(pdf_file, width = 7, height = 4); forest(fit); dev.off() }, 20)
 cat(jsonlite::toJSON(out, auto_unbox = TRUE, digits = NA))
 """
+
+
+#: BCG vaccine trials (metafor's dat.bcg): 2×2 tables and absolute latitude, for the metafor-parity rows
+BCG = {
+    "ai": [4, 6, 3, 62, 33, 180, 8, 505, 29, 17, 186, 5, 27],
+    "bi": [119, 300, 228, 13536, 5036, 1361, 2537, 87886, 7470, 1699, 50448, 2493, 16886],
+    "ci": [11, 29, 11, 248, 47, 372, 10, 499, 45, 65, 141, 3, 29],
+    "di": [128, 274, 209, 12619, 5761, 1079, 619, 87892, 7232, 1600, 27197, 2338, 17825],
+    "ablat": [44, 55, 42, 52, 13, 44, 19, 13, 27, 42, 18, 33, 33],
+}
+
+
+def parity_rows(table: "Table", mf: dict) -> None:
+    """What metafor users reach for next (#19, #14): each beside metafor's time, with agreement."""
+    import pandas as pd
+
+    b = pd.DataFrame(BCG)
+    n1, n2 = b["ai"] + b["bi"], b["ci"] + b["di"]
+
+    def peer(key: str, est_key: str, ours, tol: float) -> dict:
+        return {"metafor": (mf[key], same(mf[est_key], ours, tol))} if mf else {}
+
+    mh = tpmeta.pool_binary(b["ai"], n1, b["ci"], n2, measure="RR", method="MH")
+    table.add("Mantel-Haenszel RR, k = 13 (dat.bcg)",
+              best(lambda: tpmeta.pool_binary(b["ai"], n1, b["ci"], n2, measure="RR", method="MH"), 200), "",
+              **peer("mh_k13", "mh_est", mh.estimate, 1e-9))  # fmt: skip
+    peto = tpmeta.pool_binary(b["ai"], n1, b["ci"], n2, method="PETO")
+    table.add("Peto OR, k = 13", best(lambda: tpmeta.pool_binary(b["ai"], n1, b["ci"], n2, method="PETO"), 200), "",
+              **peer("peto_k13", "peto_est", peto.estimate, 1e-9))  # fmt: skip
+    es = tpmeta.effect_sizes(b, "RR")
+    full = tpmeta.meta_regression(es["yi"], es["vi"], b[["ablat"]], method="ML")
+    null = tpmeta.meta_regression(es["yi"], es["vi"], None, method="ML")
+    lrt = tpmeta.anova(full, null)
+    table.add("likelihood-ratio test of two fitted models (anova)", best(lambda: tpmeta.anova(full, null), 500), "",
+              **peer("anova_k13", "anova_lrt", lrt.lrt, METAFOR_ITERATIVE))  # fmt: skip
+    grid = np.linspace(0, 60, 1000)[:, None]
+    pr = tpmeta.predict(full, [[10], [50]])
+    table.add("predict at 1,000 moderator values", best(lambda: tpmeta.predict(full, grid), 50), "",
+              **peer("predict_1000", "predict_est", pr.pred, METAFOR_ITERATIVE))  # fmt: skip
+    fr = tpmeta.pool(es["yi"], es["vi"])
+    table.add("τ² likelihood profile, 201 steps", best(lambda: tpmeta.profile_tau2(fr, steps=201), 20), "",
+              **({"metafor": mf["profile_201"]} if mf else {}))
+    eg = tpmeta.egger_test(fr, model="rma")
+    table.add("Egger's test as regtest(model=\"rma\")", best(lambda: tpmeta.egger_test(fr, model="rma"), 200), "",
+              **peer("regtest_rma", "regtest_rma_p", eg.pvalue, 1e-6))
 
 
 def metafor_results(sets, quick: bool) -> dict:
@@ -121,7 +179,7 @@ def metafor_results(sets, quick: bool) -> dict:
     y1000, v1000 = sim(1000, seed=4)
     payload = {"sets_y": [y.tolist() for y, _ in sets], "sets_v": [v.tolist() for _, v in sets],
                "perm": {"y": y100.tolist(), "v": v100.tolist(), "x": x.tolist()},
-               "k1000": {"y": y1000.tolist(), "v": v1000.tolist()}}  # fmt: skip
+               "k1000": {"y": y1000.tolist(), "v": v1000.tolist()}, "bcg": BCG}  # fmt: skip
     os.environ["TPMETA_BENCH"] = json.dumps(payload)
     return run_r_json(R_SCRIPT, timeout=1800)
 
@@ -266,6 +324,8 @@ def run(quick: bool, use_r: bool) -> Table:
         y20, v20 = sim(20, seed=8)
         table.add("GOSH, k = 20 (all 1,048,575 subsets, REML)",
                   best(lambda: tpmeta.gosh(y20, v20, "REML", max_subsets=2**20), 1, 2), "≤ 2 s")
+
+    parity_rows(table, mf)
 
     # ---- figures and the report
     from tpmeta import plots
