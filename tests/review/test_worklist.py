@@ -11,7 +11,12 @@ import pytest
 
 import tpmeta
 from tpmeta.cli import main
-from tpmeta.review.worklist import ASSUMED_OUTCOME, WORKLIST_COLUMNS, full_text_worklist, pain_share
+from tpmeta.review.worklist import (
+    ASSUMED_OUTCOME,
+    WORKLIST_COLUMNS,
+    full_text_worklist,
+    pain_share,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
