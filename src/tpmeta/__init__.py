@@ -26,7 +26,16 @@ from .errors import (
     StudyDataError,
     TpmetaWarning,
 )
-from .options import BinaryMethod, Judgement, Measure, Method, Test, ZeroCells
+from .options import (
+    BinaryMethod,
+    Judgement,
+    Measure,
+    Method,
+    MultilevelTest,
+    SmallValues,
+    Test,
+    ZeroCells,
+)
 
 __version__ = "0.1.0"
 
@@ -43,12 +52,17 @@ _LAZY: dict[str, str] = {
     "HarbordResult": "tpmeta.diagnostics.regtest",
     "LRTResult": "tpmeta.models.comparison",
     "MetaRegResult": "tpmeta.models.metareg",
+    "MultilevelResult": "tpmeta.models.multilevel",
+    "NetworkResult": "tpmeta.models.network",
     "PermutationResult": "tpmeta.models.permutation",
     "PetPeeseResult": "tpmeta.diagnostics.smallstudy",
     "PetersResult": "tpmeta.diagnostics.regtest",
     "PoolResult": "tpmeta.models.pooling",
     "PredictResult": "tpmeta.models.inference",
     "ProfileResult": "tpmeta.models.profile",
+    "RobustResult": "tpmeta.models.robust",
+    "RveResult": "tpmeta.models.robust",
+    "Sigma2Profile": "tpmeta.models.multilevel",
     "StudyData": "tpmeta.dataset.studies",
     "SubgroupResult": "tpmeta.models.subgroups",
     "Tau2CIType": "tpmeta.models.inference",
@@ -77,6 +91,8 @@ _LAZY: dict[str, str] = {
     "load_studies": "tpmeta.dataset.studies",
     "mean_sd_from_median": "tpmeta.models.conversions",
     "meta_regression": "tpmeta.models.metareg",
+    "multilevel": "tpmeta.models.multilevel",
+    "network_meta": "tpmeta.models.network",
     "pedro_score": "tpmeta.appraisal.pedro",
     "pedro_table": "tpmeta.appraisal.pedro",
     "permutation_test": "tpmeta.models.permutation",
@@ -86,14 +102,17 @@ _LAZY: dict[str, str] = {
     "pool_batch": "tpmeta.models.pooling",
     "pool_binary": "tpmeta.models.binary_pooling",
     "predict": "tpmeta.models.inference",
+    "profile_sigma2": "tpmeta.models.multilevel",
     "profile_tau2": "tpmeta.models.profile",
     "qq_residuals": "tpmeta.diagnostics.graphical",
     "radial_data": "tpmeta.diagnostics.graphical",
     "restrict": "tpmeta.diagnostics.sensitivity",
     "rob2_table": "tpmeta.appraisal.rob2",
+    "robust": "tpmeta.models.robust",
     "run_all": "tpmeta.review.analyses",
     "run_analysis": "tpmeta.review.analyses",
     "run_multiverse": "tpmeta.diagnostics.multiverse",
+    "rve": "tpmeta.models.robust",
     "sd_from_ci": "tpmeta.models.conversions",
     "sd_from_se": "tpmeta.models.conversions",
     "subgroup_analysis": "tpmeta.models.subgroups",
@@ -127,13 +146,20 @@ __all__ = [
     "Measure",
     "MetaRegResult",
     "Method",
+    "MultilevelResult",
+    "MultilevelTest",
+    "NetworkResult",
     "PermutationResult",
     "PetPeeseResult",
     "PetersResult",
     "PoolResult",
     "PredictResult",
     "ProfileResult",
+    "RobustResult",
+    "RveResult",
+    "Sigma2Profile",
     "SingleStudyWarning",
+    "SmallValues",
     "StudyData",
     "StudyDataError",
     "SubgroupResult",
@@ -166,6 +192,8 @@ __all__ = [
     "load_studies",
     "mean_sd_from_median",
     "meta_regression",
+    "multilevel",
+    "network_meta",
     "pedro_score",
     "pedro_table",
     "permutation_test",
@@ -175,14 +203,17 @@ __all__ = [
     "pool_batch",
     "pool_binary",
     "predict",
+    "profile_sigma2",
     "profile_tau2",
     "qq_residuals",
     "radial_data",
     "restrict",
     "rob2_table",
+    "robust",
     "run_all",
     "run_analysis",
     "run_multiverse",
+    "rve",
     "sd_from_ci",
     "sd_from_se",
     "subgroup_analysis",
@@ -267,6 +298,13 @@ if TYPE_CHECKING:  # static type checkers and IDEs see ordinary imports
         wald_test,
     )
     from .models.metareg import MetaRegResult, meta_regression  # noqa: F401
+    from .models.multilevel import (  # noqa: F401
+        MultilevelResult,
+        Sigma2Profile,
+        multilevel,
+        profile_sigma2,
+    )
+    from .models.network import NetworkResult, network_meta  # noqa: F401
     from .models.permutation import PermutationResult, permutation_test  # noqa: F401
     from .models.pooling import (  # noqa: F401
         BatchPoolResult,
@@ -276,5 +314,6 @@ if TYPE_CHECKING:  # static type checkers and IDEs see ordinary imports
         pool_batch,
     )
     from .models.profile import ProfileResult, profile_tau2  # noqa: F401
+    from .models.robust import RobustResult, RveResult, robust, rve  # noqa: F401
     from .models.subgroups import SubgroupResult, subgroup_analysis  # noqa: F401
     from .review.analyses import AnalysisResult, AnalysisSpec, run_all, run_analysis  # noqa: F401

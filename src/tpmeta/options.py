@@ -11,7 +11,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import TypeVar
 
-__all__ = ["Method", "BinaryMethod", "Test", "Measure", "ZeroCells", "Judgement", "parse_option"]
+__all__ = ["Method", "BinaryMethod", "Test", "Measure", "ZeroCells", "Judgement", "MultilevelTest", "SmallValues", "parse_option"]
 
 
 class _Option(str, Enum):
@@ -50,6 +50,13 @@ class Test(_Option):
     KNHA_ADHOC = "knha_adhoc"  #: as knha with the scale factor max(1, s²) (metafor's test="adhoc")
 
 
+class MultilevelTest(_Option):
+    """Test and interval for the fixed effects of :func:`tpmeta.multilevel` (metafor's ``rma.mv(test=)``)."""
+
+    Z = "z"  #: Wald z tests with normal quantiles; QM as χ²
+    T = "t"  #: t tests on k − p df, QM/m as F(m, k − p); the variance is not rescaled
+
+
 class Measure(_Option):
     """Effect-size measures computed by :func:`tpmeta.effect_sizes`."""
 
@@ -76,6 +83,14 @@ class Measure(_Option):
     def is_ratio(self) -> bool:
         """Whether the measure is a ratio analysed on the log scale."""
         return self in (Measure.RR, Measure.OR, Measure.PETO, Measure.ROM, Measure.IRR)
+
+
+class SmallValues(_Option):
+    """Which end of the effect scale is better, for ranking treatments (P-scores of
+    :func:`tpmeta.network_meta`; netmeta's ``small.values``)."""
+
+    DESIRABLE = "desirable"  #: smaller effects are better (e.g. a log odds ratio of death)
+    UNDESIRABLE = "undesirable"  #: larger effects are better (e.g. a log odds ratio of response)
 
 
 class ZeroCells(_Option):

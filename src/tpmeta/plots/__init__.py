@@ -21,6 +21,7 @@ from .funnel import funnel_plot
 from .gosh import gosh_plot
 from .labbe import labbe_plot
 from .multiverse import specification_curve_plot
+from .network import league_heatmap, network_graph, node_split_plot, pscore_plot
 from .profile import profile_plot
 from .qq import qq_plot
 from .radial import radial_plot
@@ -39,9 +40,13 @@ __all__ = [
     "funnel_plot",
     "gosh_plot",
     "labbe_plot",
+    "league_heatmap",
     "leave_one_out_plot",
+    "network_graph",
+    "node_split_plot",
     "profile_plot",
     "qq_plot",
+    "pscore_plot",
     "radial_plot",
     "rob_summary_plot",
     "save_figure",
