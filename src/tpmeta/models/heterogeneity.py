@@ -49,7 +49,7 @@ def i2_h2(
     tau2: np.ndarray, q: np.ndarray, df: np.ndarray, vt: np.ndarray, fixed: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """I² (percent) and H², metafor's definitions for the fixed or a random-effects model."""
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # q near 0: (q − df)/q → −inf → I² 0
         if fixed:
             i2 = np.where(df > 0, np.maximum(0.0, 100.0 * (q - df) / q), 0.0)
             i2 = np.where((df > 0) & (q == 0), 0.0, i2)
