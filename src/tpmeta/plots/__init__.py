@@ -15,6 +15,7 @@ May import: ``appraisal``, ``diagnostics``, ``models`` and the core modules; nev
 from __future__ import annotations
 
 from .baujat import baujat_plot
+from .bayes import posterior_plot, prior_sensitivity_plot, shrinkage_forest
 from .flow import flow_diagram
 from .forest import ForestColumn, forest_plot
 from .funnel import funnel_plot
@@ -42,6 +43,8 @@ __all__ = [
     "labbe_plot",
     "league_heatmap",
     "leave_one_out_plot",
+    "posterior_plot",
+    "prior_sensitivity_plot",
     "network_graph",
     "node_split_plot",
     "profile_plot",
@@ -50,6 +53,7 @@ __all__ = [
     "radial_plot",
     "rob_summary_plot",
     "save_figure",
+    "shrinkage_forest",
     "specification_curve_plot",
     "traffic_light_plot",
 ]
