@@ -124,6 +124,30 @@ out$profile_201 <- best(profile(fr, steps = 201, plot = FALSE, progbar = FALSE),
 out$regtest_rma <- best(regtest(fr), 20); out$regtest_rma_p <- regtest(fr)$pval
 pdf_file <- tempfile(fileext = ".pdf")
 out$forest_pdf_k12 <- best({ pdf(pdf_file, width = 7, height = 4); forest(fit); dev.off() }, 20)
+# network meta-analysis: contrasts against each trial's baseline arm (reference first, then radix order),
+# block-diagonal V (the baseline arm's sd^2/n shared), as tests/reference/metafor_network.R
+nw <- as.data.frame(args$network, stringsAsFactors = FALSE)
+lv <- c(args$network_ref, sort(setdiff(unique(nw$treatment), args$network_ref), method = "radix"))
+rows <- list(); blocks <- list()
+for (s in unique(nw$study)) {
+  a <- nw[nw$study == s, , drop = FALSE]; a <- a[order(match(a$treatment, lv)), , drop = FALSE]
+  b <- a[1, ]; t <- a[-1, , drop = FALSE]; m <- nrow(t)
+  Vs <- matrix(b$sd^2 / b$n, m, m); diag(Vs) <- t$sd^2 / t$n + b$sd^2 / b$n
+  rows[[length(rows) + 1]] <- data.frame(study = s, treatment = t$treatment, comparator = b$treatment,
+                                         yi = t$mean - b$mean, stringsAsFactors = FALSE)
+  blocks[[length(blocks) + 1]] <- Vs
+}
+nd <- do.call(rbind, rows); NV <- bldiag(blocks)
+nd$comp <- paste(nd$treatment, nd$comparator, sep = " vs ")
+NX <- sapply(lv[-1], function(tr) (nd$treatment == tr) - (nd$comparator == tr))
+nf <- rma.mv(yi, NV, mods = NX, intercept = FALSE, random = ~ comp | study, rho = 1/2, data = nd, method = "REML")
+out$network_T20_k200 <- best(rma.mv(yi, NV, mods = NX, intercept = FALSE, random = ~ comp | study, rho = 1/2,
+                                    data = nd, method = "REML"), 1, 3)
+out$network_est <- c(as.numeric(nf$beta), nf$tau2)
+ml <- as.data.frame(args$ml)
+mm <- rma.mv(y, v, random = ~ 1 | study/es, data = ml, method = "REML")
+out$multilevel_k1000 <- best(rma.mv(y, v, random = ~ 1 | study/es, data = ml, method = "REML"), 1, 1)
+out$multilevel_est <- c(as.numeric(mm$beta), mm$sigma2)
 cat(jsonlite::toJSON(out, auto_unbox = TRUE, digits = NA))
 """
 
@@ -173,15 +197,74 @@ def parity_rows(table: "Table", mf: dict) -> None:
               **peer("regtest_rma", "regtest_rma_p", eg.pvalue, 1e-6))
 
 
+def network_arms(T: int = 20, K: int = 200, seed: int = 12):
+    """Arm-level MD data of a connected network: T treatments, K trials (every 10th with three arms); the
+    first T − 1 trials join every treatment to T00, the rest compare random pairs or triples."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    d = np.r_[0.0, rng.normal(0.0, 0.5, T - 1)]
+    rows = []
+    for s in range(K):
+        m = 3 if s % 10 == 9 else 2
+        arms = np.r_[0, s + 1, rng.integers(1, T)][:m] if s < T - 1 else rng.choice(T, m, replace=False)
+        for j, a in enumerate(dict.fromkeys(arms.tolist())):
+            n = int(rng.integers(20, 120))
+            delta = rng.normal(0.0, 0.2) if j else 0.0  # between-trial heterogeneity of the contrasts
+            rows.append({"study": f"s{s:03d}", "treatment": f"T{a:02d}", "mean": d[a] + delta + rng.normal(0, 1 / np.sqrt(n)),
+                         "sd": float(rng.uniform(0.8, 1.2)), "n": n})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def multilevel_data(k: int = 1000, studies: int = 100, seed: int = 13):
+    """k effects in ``studies`` studies (k/studies each): y = 0.3 + u_study + w_effect + e."""
+    rng = np.random.default_rng(seed)
+    study = np.repeat(np.arange(studies), k // studies)
+    v = rng.uniform(0.01, 0.1, k)
+    y = 0.3 + rng.normal(0, 0.3, studies)[study] + rng.normal(0, 0.2, k) + rng.normal(0, np.sqrt(v))
+    return y, v, study
+
+
+def model_rows(table: "Table", mf: dict, quick: bool) -> None:
+    """Network meta-analysis and the three-level model (#15) beside rma.mv, with agreement checks."""
+    arms = network_arms()
+    fit = lambda inc: tpmeta.network_meta(arms, measure="MD", reference="T00", method="REML", inconsistency=inc)  # noqa: E731
+    res = fit(False)
+    peers = {"metafor": (mf["network_T20_k200"], same(mf["network_est"], [*res.estimate[1:], res.tau2],
+                                                      METAFOR_ITERATIVE))} if mf else {}  # fmt: skip
+    table.add("network meta-analysis, REML, 20 treatments, 200 trials (consistency model, as one rma.mv)",
+              best(lambda: fit(False), 3, 3), "≤ 50 ms", **peers)  # fmt: skip
+    full = fit(True)
+    table.add(f"  + design-by-treatment test and node-splitting ({len(full.node_split)} comparisons, each refitted by REML)",
+              best(lambda: fit(True), 1, 1 if quick else 2), "")  # fmt: skip
+    y, v, study = multilevel_data()
+    ml = tpmeta.multilevel(y, v, study=study)
+    peers = {"metafor": (mf["multilevel_k1000"], same(mf["multilevel_est"], [ml.coef[0], ml.sigma2_between, ml.sigma2_within],
+                                                      METAFOR_ITERATIVE))} if mf else {}  # fmt: skip
+    table.add("multilevel (three-level) REML, k = 1,000 effects in 100 trials", best(lambda: tpmeta.multilevel(y, v, study=study), 20),
+              "≤ 50 ms", **peers)  # fmt: skip
+    table.add("  + CR2 cluster-robust tests (Satterthwaite df)", best(lambda: tpmeta.robust(ml), 20), "")
+
+
 def metafor_results(sets, quick: bool) -> dict:
     y100, v100 = sim(100, seed=3)
     x = np.random.default_rng(3).normal(size=100)
     y1000, v1000 = sim(1000, seed=4)
+    ml = multilevel_data()
     payload = {"sets_y": [y.tolist() for y, _ in sets], "sets_v": [v.tolist() for _, v in sets],
                "perm": {"y": y100.tolist(), "v": v100.tolist(), "x": x.tolist()},
-               "k1000": {"y": y1000.tolist(), "v": v1000.tolist()}, "bcg": BCG}  # fmt: skip
-    os.environ["TPMETA_BENCH"] = json.dumps(payload)
-    return run_r_json(R_SCRIPT, timeout=1800)
+               "k1000": {"y": y1000.tolist(), "v": v1000.tolist()}, "bcg": BCG,
+               "network": network_arms().to_dict(orient="list"), "network_ref": "T00",
+               "ml": {"y": ml[0].tolist(), "v": ml[1].tolist(), "study": ml[2].tolist(),
+                      "es": list(range(ml[0].size))}}  # fmt: skip
+    # a file, not the JSON itself: one environment string may not exceed 128 KiB (jsonlite reads either)
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump(payload, fh)
+    os.environ["TPMETA_BENCH"] = fh.name
+    try:
+        return run_r_json(R_SCRIPT, timeout=1800)
+    finally:
+        Path(fh.name).unlink(missing_ok=True)
 
 
 def plain_numpy_reml(y: np.ndarray, v: np.ndarray, tol: float = 1e-10) -> float:
@@ -326,6 +409,7 @@ def run(quick: bool, use_r: bool) -> Table:
                   best(lambda: tpmeta.gosh(y20, v20, "REML", max_subsets=2**20), 1, 2), "≤ 2 s")
 
     parity_rows(table, mf)
+    model_rows(table, mf, quick)
 
     # ---- figures and the report
     from tpmeta import plots

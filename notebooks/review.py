@@ -44,6 +44,7 @@ from tpmeta.review.tables import (
     register_counts,
     register_sentence,
     reviews_table,
+    rob_sentence,
 )
 
 warnings.simplefilter("ignore", tpmeta.SingleStudyWarning)
@@ -110,7 +111,7 @@ display(Markdown(
 certainty = {aid: g.certainty for aid, g in review.grade.items()}
 display(Markdown("## Key findings\n\nFor each claim of the article: what the trials we could check show, how "
                  "certain that is (GRADE), and how many trials it rests on. Details in the numbered sections."))
-show_table(key_findings(data, review.analyses, certainty))
+show_table(key_findings(data, review.analyses, certainty, review.rob))
 display(Markdown(
     "**Contents.** [1. Methods](#1.-Methods) · [2. Flow of trials](#2.-Flow-of-trials) · "
     "[3. Characteristics](#3.-Characteristics-of-the-included-trials) · [4. Risk of bias](#4.-Risk-of-bias-(RoB-2)) · "
@@ -135,7 +136,7 @@ display(Markdown(
 # %%
 flow = flow_counts(data, review.analyses)
 write_table(flow, paths.tables / "flow.csv")
-show_figure(plots.flow_diagram(flow), "flow", "PRISMA 2020 flow of trials: records identified (by route), screened and excluded with reasons, reports sought and not retrieved (awaiting classification), studies included, and studies with results in a pooled analysis. A report is the trial's accessible publication record: most eligibility decisions rest on abstracts, and the included box says how many trials' results still need the full text. Searches were not logged, so duplicate records removed before screening are not counted.")
+show_figure(plots.flow_diagram(flow), "flow", "PRISMA 2020 flow of trials: records identified (by route), screened and excluded with reasons, reports sought and not retrieved (awaiting classification), studies included, and studies with results in a pooled analysis. A report is the trial's accessible publication record: most eligibility decisions rest on abstracts, and the included box says how many trials' results still need the full text. The original curation's searches are recorded by route only, without hit counts; every search run since is logged with its query and hits in studies/searches.csv (PRISMA-S), and its records that were already in the register or were not trial reports are the ones removed before screening.")
 show_table(flow.drop(columns="kind"), collapsed="Show the counts behind the diagram")
 
 # %% [markdown]
@@ -150,9 +151,13 @@ show_table(chars, collapsed=f"Show the {len(chars)} included trials (also in tab
 # %% [markdown]
 # ## 4. Risk of bias (RoB 2)
 # Judgements are computed from the signalling answers in `studies/rob2.csv` with the published RoB 2
-# algorithm (`tpmeta.appraisal.rob2`). Most answers rest on abstracts and PEDro records; where the report does
-# not say, the honest answer is "no information", which the algorithm turns into *some concerns* or
-# *high risk* — the judgements below say as much about missing reporting as about flawed trials.
+# algorithm (`tpmeta.appraisal.rob2`). Every answer records its source: the abstract, the full text, a
+# trial registry or the trial's PEDro record. Where a report does not say, the honest answer is "no
+# information", which the algorithm turns into *some concerns* or *high risk*. When the silent report is
+# only an abstract, that judgement says nothing about how the trial was run: it is **not assessable from
+# the abstract** (drawn hollow below), kept apart from *high risk: flaw reported*. Where a trial's PEDro
+# record (rated from the full report) answers what its abstract leaves out, the mapped answer fills the
+# gap; the reviewer's own answers always win (mapping and its limits: `studies/README.md`).
 
 # %%
 if len(review.rob):
@@ -161,10 +166,27 @@ if len(review.rob):
     labels = data.trials.set_index("study_id")
     rob_plot = rob_table.assign(study=[f"{trial_label(s, labels.loc[s, 'authors'], labels.loc[s, 'year'])} ({o.replace('_', ' ')})"
                                        for s, o in zip(rob_table["study_id"], rob_table["outcome"])])
-    show_figure(plots.traffic_light_plot(rob_plot), "rob_traffic_light", "Risk of bias (RoB 2) per trial and outcome: the five domains and the overall judgement.")
     n_trials = rob_table["study_id"].nunique()
+    beyond = rob_table.groupby("study_id")["beyond_abstract"].any()
+    gaps = ~rob_table.groupby("study_id")["overall_assessable"].all()
+    floors = rob_table.groupby("study_id")["overall_floor"].agg(lambda f: max(f, key=["low", "some concerns", "high"].index))
+    pooled_ids = {s for r in review.analyses.values() for s in r.studies.get("study_id", [])}
+    display(Markdown(
+        f"**What the judgements rest on.** {int(rob_table['beyond_abstract'].sum())} of the {len(rob_table)} assessments "
+        f"({rob_table['beyond_abstract'].mean():.0%}; {int(beyond.sum())} of {n_trials} trials) rest on more than an abstract "
+        f"(a PEDro record or the full text); the others rest on abstracts alone. For {int(gaps.sum())} of the {n_trials} trials the "
+        "overall judgement is worse only because an abstract leaves out how the trial was run; what their reports do state "
+        f"puts {int((floors == 'high').sum())} at high risk (a reported flaw), {int((floors == 'some concerns').sum())} at some "
+        f"concerns and {int((floors == 'low').sum())} at low risk. Of the {len(pooled_ids)} trials in a pooled analysis, "
+        f"{int(beyond.reindex(sorted(pooled_ids), fill_value=False).sum())} are assessed from more than an abstract."))
+    show_figure(plots.traffic_light_plot(rob_plot), "rob_traffic_light",
+                "Risk of bias (RoB 2) per trial and outcome: the five domains and the overall judgement. Hollow symbols: "
+                "judged some concerns or high only because the abstract leaves out what the judgement needs (not assessable "
+                "from the abstract); solid symbols rest on what the abstract, full text or PEDro record reports.")
     show_figure(plots.rob_summary_plot(rob_plot, weights=study_weights(rob_table), unit=f"trials (n = {n_trials}; each trial counts once)"), "rob_summary",
-                f"Risk of bias (RoB 2) summary: the share of the {n_trials} assessed trials at each judgement, per domain. A trial with several assessed outcomes counts once, its outcomes sharing its weight.")
+                f"Risk of bias (RoB 2) summary: the share of the {n_trials} assessed trials at each judgement, per domain, with "
+                "judgements that rest only on what abstracts leave out apart (hatched: not assessable from the abstract) from "
+                "reported flaws. A trial with several assessed outcomes counts once, its outcomes sharing its weight.")
 else:
     display(Markdown("No risk-of-bias assessments recorded yet."))
 
@@ -177,6 +199,49 @@ else:
 # estimate; it is not a pooled result.
 
 # %%
+SMALL_K = 4  # up to this many trials the report shows the Bayesian result beside REML + HKSJ
+BAYES_SCALES = np.geomspace(0.125, 2.0, 41)  # prior-sensitivity sweep of the half-normal scale
+
+
+def show_small_k_bayes(aid, p, spec, measure, ratio, forest_args) -> None:
+    """Bayesian random effects (half-normal(0.5) prior on τ, uniform on μ) beside the frequentist result,
+    with a sentence on which to read, the shrinkage forest and the prior-sensitivity curve."""
+    if spec.measure.value not in ("SMD", "RR", "OR"):
+        display(Markdown(
+            f"*Bayesian result not shown for {measure}: a weakly informative prior on τ is set on the SMD or "
+            "log-ratio scale; on a raw scale (mm) it would need a reference SD that this analysis does not have.*"))
+        return
+    bayes = tpmeta.pool_bayes(p.yi, p.vi, tau_prior="halfnormal", tau_scale=0.5, labels=list(p.study_labels))
+    sweep = tpmeta.pool_bayes_batch(np.broadcast_to(p.yi, (len(BAYES_SCALES), p.k)),
+                                    np.broadcast_to(p.vi, (len(BAYES_SCALES), p.k)), tau_scale=BAYES_SCALES)
+    lower_favours = forest_args["favours"][0].endswith("therapy")  # the report's own favours labels decide
+    null = "1" if ratio else "0"
+    better = f"{'<' if lower_favours else '>'} {null} favours"
+    prob = bayes.prob_mu_below_0 if lower_favours else 1 - bayes.prob_mu_below_0
+    lo, hi = sweep.mu_ci_low, sweep.mu_ci_high
+    f = np.exp if ratio else (lambda v: v)
+    display(Markdown(
+        f"**Bayesian random effects** ({bayes.prior_label()}): {measure} "
+        f"{format_effect(bayes.mu_median, bayes.mu_ci_low, bayes.mu_ci_high, ratio=ratio)} (median, 95% credible interval); "
+        f"τ {bayes.tau_median:.2f} [{bayes.tau_ci_low:.2f}, {bayes.tau_ci_high:.2f}]; a new trial's effect "
+        f"{format_effect(bayes.mu_median, bayes.pred_low, bayes.pred_high, ratio=ratio).split(' ', 1)[1]}; "
+        f"probability that trigger-point therapy is better (μ {better} it): {prob:.0%}.\n\n"
+        f"*Which to read:* with {p.k} trials, REML + HKSJ estimates τ from {p.k} numbers and uses a t distribution "
+        f"with {p.k - 1} degree{'s' if p.k > 2 else ''} of freedom, so its interval is either very wide or, when the trials happen to "
+        "agree, too narrow. The Bayesian result replaces that estimate with a weakly informative prior on τ "
+        "(half-normal, scale 0.5 on the SMD or log-ratio scale; Friede et al. 2017, doi:10.1002/bimj.201500224; "
+        "Röver 2020, doi:10.18637/jss.v093.i06) and is the one to read here. Across prior scales from "
+        f"{BAYES_SCALES[0]:g} to {BAYES_SCALES[-1]:g} the 95% credible interval of μ runs from "
+        f"[{f(lo[0]):.2f}, {f(hi[0]):.2f}] to [{f(lo[-1]):.2f}, {f(hi[-1]):.2f}] (figure below)."))
+    show_figure(plots.shrinkage_forest(bayes, effect_label=measure, ratio=ratio), f"bayes_{aid}",
+                f"Bayesian random-effects meta-analysis: {spec.title} ({measure}; {p.k} trials; {bayes.prior_label()}). "
+                "Squares: each trial as reported (95% CI); circles: its shrinkage estimate (95% credible interval); "
+                "diamond: μ; bar: the predictive interval for a new trial.")
+    show_figure(plots.prior_sensitivity_plot(sweep, effect_label=f"{measure} μ", ratio=ratio, mark=0.5), f"bayes_sensitivity_{aid}",
+                f"Prior sensitivity: {spec.title}. Posterior median and 95% credible interval of μ against the scale of the "
+                "half-normal prior on τ (0.5 is the report's choice).")
+
+
 labels = data.trials.set_index("study_id")
 pooled_rows, effect_rows, loo_rows = [], [], []
 for aid, res in review.analyses.items():
@@ -198,6 +263,8 @@ for aid, res in review.analyses.items():
             display(Markdown(
                 f"**{p.k} trials**, pooled {measure} **{est}**; τ² = {p.tau2:.3f}, I² = {p.i2:.0f}%, "
                 f"prediction interval {format_effect(p.estimate, p.pi_low, p.pi_high, ratio=ratio).split(' ', 1)[1]}."))
+        if 2 <= p.k <= SMALL_K:
+            show_small_k_bayes(aid, p, spec, measure, ratio, forest_args)
         es = res.studies.assign(analysis_id=aid)
         effect_rows.append(es)
         pooled_rows.append({"analysis_id": aid, "measure": measure, **p.to_dict()})
@@ -231,7 +298,7 @@ for aid, res in review.analyses.items():
         for name, r in restricted.items():
             rows.append({"analysis": name, "k": 0 if r is None else r.k,
                          f"{measure} [95% CI]": "no trials" if r is None else format_effect(r.estimate, r.ci_low, r.ci_high, ratio=ratio)})
-        display(Markdown("**Sensitivity to risk of bias** (overall RoB 2 judgement):"))
+        display(Markdown("**Sensitivity to risk of bias** (overall RoB 2 judgement; and only the trials assessed from more than an abstract):"))
         show_table(pd.DataFrame(rows))
         if p.k >= 10:
             eg = tpmeta.egger_test(p)
@@ -292,9 +359,86 @@ if not gosh_done:
                      f"analysis has {largest}, so none is drawn yet. Baujat plots appear above for analyses with 3 or more."))
 
 # %% [markdown]
+# ### Network of all comparisons
+# A network meta-analysis puts every trial with usable arm-level numbers into one model, whatever it
+# compared, so that treatments never compared in the same trial can be compared through a treatment they
+# share (indirect evidence). Its answer is only as good as that link: the trials joined through a shared
+# treatment must be alike in whatever changes the effect (transitivity). **Treatments (nodes)**, declared
+# in `studies/networks.csv`: an intervention arm is its trial's trigger-point technique (ischemic
+# compression, pressure release, massage, self-massage, instrument-assisted compression, dry needling,
+# trigger-point injection); a control arm is sham, no treatment or usual care; an active comparator is its
+# own named treatment (ibuprofen and an intravenous NSAID are different nodes), never lumped with other
+# active treatments, and so is a multimodal programme. Arms of one trial at the same node are combined, so
+# each trial counts once; a multi-arm trial enters with all its arms. One time point and instrument per
+# trial, as in the pairwise analyses (the first after treatment); SMD (Hedges' g), REML. A second model
+# uses every reported time point of pain (multilevel model, trials as clusters, CR2 cluster-robust
+# inference).
+
+# %%
+from tpmeta.review import network_text  # noqa: E402
+from tpmeta.review.network_analysis import run_networks  # noqa: E402
+
+for aid, na in run_networks(data, review.rob).items():
+    spec = na.spec
+    display(Markdown(f"**{md_text(spec.title)}**"))  # bold, as the multiverse above: anchors are for h1–h3
+    if spec.model == "multilevel":
+        display(Markdown(md_text(na.sentence())))
+        if len(na.effects):
+            write_table(na.effects, paths.tables / f"multilevel_{aid}_effects.csv")
+            se = np.sqrt(na.effects["vi"])
+            show_table(pd.DataFrame({"trial": na.effects["label"], "time point": na.effects["timepoint"],
+                                     "instrument": na.effects["instrument"],
+                                     "SMD [95% CI]": [format_effect(y, y - 1.96 * s, y + 1.96 * s) for y, s in zip(na.effects["yi"], se)]}))
+    elif na.result is None:
+        display(Markdown(md_text(network_text.summary_sentence(na))))
+    else:
+        display(Markdown(f"**In short:** {md_text(network_text.bottom_line(na))}"))
+        display(Markdown(md_text(network_text.summary_sentence(na))))
+    if spec.model == "network" and na.result is not None:
+        res = na.result
+        write_table(na.comparisons, paths.tables / f"network_{aid}_comparisons.csv")
+        write_table(na.arms, paths.tables / f"network_{aid}_arms.csv")
+        write_table(res.league, paths.tables / f"network_{aid}_league.csv")
+        display(Markdown("**How much evidence each comparison rests on:**\n\n"
+                         + "\n".join(f"- {md_text(s)}" for s in na.comparison_sentences())))
+        outcome = spec.outcome.replace("_", " ")
+        show_figure(plots.network_graph(res), f"network_{aid}",
+                    f"Network of the {res.k} trials of {outcome} ({len(res.treatments)} treatments). Node area: "
+                    "participants randomised to the treatment; edge width and number: trials comparing the two. "
+                    "Treatments without an edge between them were never compared in a trial.")
+        show_table(network_text.comparison_table(na))
+        display(Markdown(md_text(network_text.transitivity_sentence(na))))
+        for note in na.notes:
+            display(Markdown(f"*Note:* {md_text(note)}"))
+        display(Markdown(f"**Heterogeneity and inconsistency.** {md_text(network_text.heterogeneity_sentence(na))} "
+                         f"{md_text(network_text.inconsistency_sentence(na))}"))
+        better = "a negative" if res.small_values.value == "desirable" else "a positive"
+        show_figure(plots.league_heatmap(res, width=5.0 if len(res.treatments) <= 4 else "double"), f"league_{aid}",
+                    f"League table of {outcome} ({res.measure.value}, network estimates, 95% CI): each cell is the row treatment versus "
+                    f"the column treatment; {better} value favours the row treatment. Colour: estimate divided by its "
+                    "standard error. Pairs that no trial compared are indirect estimates only (see the table above).")
+        if not res.node_split.empty:
+            show_figure(plots.node_split_plot(res), f"node_split_{aid}",
+                        "Node-splitting: direct, indirect and network estimates of every comparison with both kinds "
+                        "of evidence, with the p-value of their difference.")
+        display(Markdown(f"**Ranking (P-scores) — caution.** {md_text(network_text.pscore_caution(na))}"))
+        show_figure(plots.pscore_plot(res), f"pscore_{aid}",
+                    f"P-scores (0 to 1; 1 = best) of the treatments in the network of {outcome}. A ranking, not an "
+                    "effect size: read it with the caution above.")
+        show_table(na.arms.assign(**{"arm(s) as reported": na.arms["arms"], "values": na.arms["value_type"],
+                                     "n": na.arms["n"].round().astype(int)})[
+                       ["trial", "condition", "node", "arm(s) as reported", "n", "instrument", "timepoint", "values"]],
+                   collapsed=f"Show the {res.k} trials in the network and how their arms were placed")
+    if len(na.excluded):
+        show_table(na.excluded[["trial", "reason"]],
+                   collapsed=f"{len(na.excluded)} trial(s) report the outcome but are not in this analysis — show why")
+
+# %% [markdown]
 # ## 6. Certainty of the evidence (GRADE) — Summary of Findings
 # tpmeta suggests each downgrade from the analysis itself; a reviewer's decision in `studies/grade.csv`
-# replaces the suggestion for that domain. Footnotes give every reason. The table covers trigger-point
+# replaces the suggestion for that domain. Footnotes give every reason. Risk of bias counts what the trials'
+# reports state: a judgement that is worse only because an abstract leaves something out is not counted
+# as a flaw, and the footnote says how much of the weight that concerns. The table covers trigger-point
 # manual therapy (at most seven outcomes, as GRADE advises); the needling/injection comparator register
 # is rated in the analyses above.
 
@@ -344,13 +488,12 @@ show_table(rev)
 # ## 8. The article's claims against the evidence
 
 # %%
-claims = claims_table(data, review.analyses, certainty)
+claims = claims_table(data, review.analyses, certainty, review.rob)
 write_table(claims, paths.tables / "claims.csv")
 display(Markdown(
     f"On the article's claim that \"there are only 12 studies that are worth examining\": {register_sentence(counts)} "
-    "The risk-of-bias assessments above rate most of those with numbers at high risk, largely because abstracts "
-    "do not report how trials were run — so the evidence is thin and uncertain, but there is more of it than "
-    "the article says."))
+    f"{md_text(rob_sentence(data, review.analyses, review.rob))} The evidence is thin and uncertain, "
+    "but there is more of it than the article says."))
 show_table(claims)
 
 # %% [markdown]

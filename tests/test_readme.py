@@ -88,8 +88,11 @@ def test_the_readme_figures_about_the_data_are_the_datas():
         counts = register_counts(data, build_review(data).analyses)
     status = data.trials["inclusion_status"].value_counts()
     section = README.split("## What the shipped data show", 1)[1].split("##", 1)[0]
+    rob = build_review(data).rob
     expected = (f"holds {counts['trials']} trials", f"({counts['included']} included, {status['awaiting']} awaiting",
-                f"{status['excluded']} excluded", f"{counts['pooled']} trials enter at least one analysis")  # fmt: skip
+                f"{status['excluded']} excluded", f"{counts['pooled']} trials enter at least one analysis",
+                f"{int(rob['beyond_abstract'].sum())} of the {len(rob)} risk-of-bias (RoB 2) assessments rest on more "
+                "than an abstract")  # fmt: skip
     text = " ".join(section.split())
     for fragment in expected:
         assert fragment in text, fragment

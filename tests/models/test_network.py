@@ -366,3 +366,14 @@ def test_a_ten_treatment_forty_trial_network_is_fast():
         start = time.perf_counter()
         res = network_meta(arms, measure="OR", reference="A", method=method)
         assert time.perf_counter() - start < 3.0 and len(res.treatments) == 10 and res.k == 40
+
+
+def test_consistency_model_alone_matches_the_full_fit():
+    """``inconsistency=False`` skips the design-by-treatment and node-splitting models, nothing else."""
+    arms = pd.DataFrame(CASES["sim40_OR"]["arms"])
+    full = network_meta(arms, measure="OR", reference="A", method="REML")
+    alone = network_meta(arms, measure="OR", reference="A", method="REML", inconsistency=False)
+    assert np.array_equal(alone.estimate, full.estimate) and alone.tau2 == full.tau2 and alone.q == full.q
+    assert np.array_equal(alone.pscore, full.pscore) and alone.league.equals(full.league)
+    assert alone.node_split.empty and list(alone.node_split.columns) == list(full.node_split.columns)
+    assert alone.inconsistency_df == 0 and np.isnan(alone.inconsistency_q) and not full.node_split.empty

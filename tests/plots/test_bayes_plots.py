@@ -88,3 +88,17 @@ def test_prior_sensitivity_plot_layout(tmp_path):
     np.testing.assert_allclose(line.get_xdata(), np.sort(scales[::-4]))
     with pytest.raises(ValueError, match="at least two"):
         prior_sensitivity_plot(singles[:1])
+
+
+def test_sensitivity_plot_ticks_at_halvings_and_marks_the_scale_used():
+    import numpy as np
+
+    import tpmeta
+    from tpmeta.plots.bayes import prior_sensitivity_plot
+
+    sweep = tpmeta.pool_bayes_batch(np.broadcast_to([0.2, 0.5, 0.1], (9, 3)), np.broadcast_to([0.04, 0.03, 0.05], (9, 3)),
+                                    tau_scale=np.geomspace(0.125, 2.0, 9))  # fmt: skip
+    fig = prior_sensitivity_plot(sweep, mark=0.5)
+    ax = fig.axes[0]
+    assert [float(t) for t in ax.get_xticks()] == [0.125, 0.25, 0.5, 1.0, 2.0]
+    assert [ln.get_xdata()[0] for ln in ax.lines if ln.get_gid() == "chosen-scale"] == [0.5]

@@ -117,3 +117,62 @@ def test_study_weights_make_each_trial_count_once():
     assert shares[PALETTES["cochrane"]["low"].lower()] == pytest.approx(2 / 3)
     with pytest.raises(ValueError, match="no column"):
         study_weights(table, study="trial")
+
+
+def _basis_table():
+    """Three trials: a reported flaw, a 'high' that rests only on an abstract gap, and low risk."""
+    t = pd.DataFrame({"study": ["Flaw 2001", "Silent abstract 2002", "Clean 2003"]})
+    for c in DOMAIN_COLUMNS:
+        t[c] = ["high", "high", "low"]
+        t[f"{c}_assessable"] = [True, False, True]
+    t["d5"] = ["some concerns", "some concerns", "low"]
+    t["d5_assessable"] = [False, False, True]
+    return t
+
+
+def test_traffic_light_draws_abstract_gaps_hollow_with_a_legend_line():
+    from tpmeta.plots.rob import GAP_LABEL
+
+    table = _basis_table()
+    fig = traffic_light_plot(table)
+    cells = [l for l in fig.axes[0].lines if l.get_marker() == "o"]
+    assert len(cells) == 6 * 3
+    hollow = [l for l in cells if l.get_markeredgewidth() > 1]
+    assert len(hollow) == 5 + 2  # the second trial's six cells and the first trial's D5
+    assert {mpl_colors.to_hex(l.get_markeredgecolor()) for l in hollow} <= {v.lower() for v in PALETTES["cochrane"].values()}
+    assert all(mpl_colors.to_hex(l.get_markerfacecolor()) not in {v.lower() for v in PALETTES["cochrane"].values()} for l in hollow)
+    legend_texts = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+    assert any(GAP_LABEL.lower() in t.lower() for t in legend_texts)
+    symbols = [t for t in fig.axes[0].texts if t.get_text() in ("×", "−")]
+    assert {t.get_color() for t in symbols[:6]} >= {"black"}  # hollow: dark symbol on a pale centre
+    texts, bbox = _texts(fig)
+    for _, box in texts:
+        assert box.x0 >= bbox.x0 - 0.5 and box.x1 <= bbox.x1 + 0.5 and box.y0 >= bbox.y0 - 0.5
+    for (a, ba), (b, bb) in itertools.combinations(texts, 2):
+        assert not ba.overlaps(bb), (a, b)
+    plain = traffic_light_plot(table, show_basis=False)
+    assert not [l for l in plain.axes[0].lines if l.get_marker() == "o" and l.get_markeredgewidth() > 1]
+    assert len(plain.legends) == 1
+
+
+@pytest.mark.parametrize("width", ["single", "double"])
+def test_summary_plot_splits_reported_flaws_from_abstract_gaps(width):
+    from tpmeta.plots.rob import GAP_LABEL
+
+    fig = rob_summary_plot(_basis_table(), unit="trials", width=width)
+    ax = fig.axes[0]
+    overall = [b for b in ax.patches if round(b.get_y() + b.get_height() / 2) == 5]
+    by_kind = {("gap" if b.get_hatch() else mpl_colors.to_hex(b.get_facecolor())): b.get_width() for b in overall}
+    assert by_kind[PALETTES["cochrane"]["high"].lower()] == pytest.approx(1 / 3)  # the reported flaw only
+    assert by_kind["gap"] == pytest.approx(1 / 3) and by_kind[PALETTES["cochrane"]["low"].lower()] == pytest.approx(1 / 3)
+    d5 = [b for b in ax.patches if round(b.get_y() + b.get_height() / 2) == 4]
+    assert sum(b.get_width() for b in d5 if b.get_hatch()) == pytest.approx(2 / 3)
+    labels = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+    assert "High: flaw reported" in labels and GAP_LABEL in labels
+    texts, bbox = _texts(fig)
+    for _, box in texts:  # legend and tick labels inside the figure at journal widths
+        assert box.x0 >= bbox.x0 - 0.5 and box.x1 <= bbox.x1 + 0.5 and box.y0 >= bbox.y0 - 0.5
+    for (a, ba), (b, bb) in itertools.combinations(texts, 2):
+        assert not ba.overlaps(bb), (a, b)
+    plain = rob_summary_plot(_basis_table(), show_basis=False)
+    assert not any(b.get_hatch() for b in plain.axes[0].patches)

@@ -46,3 +46,17 @@ def test_compare_reviews_lists_only_changes(data):
     fewer = dataclasses.replace(data, outcomes=data.outcomes[data.outcomes.study_id != "fixture2003"])
     diff = compare_reviews(a, build_review(fewer)).set_index("analysis_id")
     assert diff.loc["pain_post", "k"] == "3 → 2"
+
+
+def test_rob_basis_restriction_and_floors(data):
+    from tpmeta.review.build import ASSESSED_BEYOND_ABSTRACT
+
+    rob = data.rob2.copy()
+    rob.loc[rob.study_id == "fixture2001", "basis"] = "full_text"
+    rob.loc[rob.study_id == "fixture2002", ["d1_2", "d1_3"]] = ["NI", "N"]  # abstract silent on concealment
+    review = build_review(dataclasses.replace(data, rob2=rob))
+    assert review.overall_rob("pain_post") == ["low", "some concerns", "low"]
+    assert review.rob_floor("pain_post") == ["low", "low", "low"]
+    assert review.rob_beyond_abstract("pain_post") == [True, False, False]
+    assert review.rob_restricted("pain_post")[ASSESSED_BEYOND_ABSTRACT].k == 1
+    assert "worse only because abstracts" in review.grade["pain_post"].domain("risk_of_bias").reason

@@ -204,7 +204,7 @@ def test_answer_first_contents_and_methods_before_results(built):
     html = index.read_text(encoding="utf-8")
     order = [html.index(h) for h in ('id="Key-findings"', 'id="1.-Methods"', 'id="2.-Flow-of-trials"', 'id="5.-Pooled-analyses"')]
     assert order == sorted(order)  # the answer first, then how it was found, then the results
-    ids = set(re.findall(r'<h[1-3] id="([^"]+)"', html))
+    ids = set(re.findall(r'<h[1-6] id="([^"]+)"', html))  # any heading a link may point to
     links = [unquote(h) for h in re.findall(r'href="#([^"]+)"', html)]
     assert len(links) >= 9 and all(link in {unquote(i) for i in ids} for link in links), set(links) - ids
     box = html[html.index('id="Key-findings"'):html.index('id="1.-Methods"')]
@@ -246,6 +246,8 @@ def test_diagnostic_figures_appear_where_they_apply(built):
     assert "PRISMA 2020 flow of trials" in html and "Reports sought for retrieval" in html
     assert "each trial counts once" in html.replace("\n", " ") or "counts once" in html
     assert "figures/multiverse_pain_intensity." in html
+    net = html[html.index("Network of all comparisons"):html.index('id="6.-Certainty')]
+    assert ("figures/network_pain_network." in net and "direct only" in net) or "No network can be formed" in net
 
 
 def test_worklist_section_lists_the_top_15_with_links(built):
@@ -257,3 +259,26 @@ def test_worklist_section_lists_the_top_15_with_links(built):
     assert re.search(r'<a href="https://doi\.org/10\.', section)
     work = pd.read_csv(out / "tables" / "full_text_worklist.csv")
     assert len(work) >= 15 and work["rank"].tolist() == list(range(1, len(work) + 1))
+
+
+def test_small_k_analyses_show_the_bayesian_result_and_which_to_read(built):
+    """k = 2 … 4: the Bayesian result (half-normal(0.5) on τ) beside REML + HKSJ, with the sentence saying
+    which to read, the shrinkage forest and the prior-sensitivity curve; on a raw (mm) scale, why not."""
+    import tpmeta
+
+    _, index = built
+    html = index.read_text(encoding="utf-8")
+    results = tpmeta.run_all(tpmeta.load_studies(ROOT / "studies"))
+    small = {a: r for a, r in results.items() if r.pooled is not None and 2 <= r.k <= 4}
+    assert small  # the shipped data have such analyses
+    for aid, res in small.items():
+        shown = res.spec.measure.value in ("SMD", "RR", "OR")
+        assert (f"figures/bayes_{aid}." in html) == shown, aid
+        assert (f"figures/bayes_sensitivity_{aid}." in html) == shown, aid
+    if any(r.spec.measure.value in ("SMD", "RR", "OR") for r in small.values()):
+        assert "τ ~ half-normal(0.5), μ ~ uniform" in html and "is the one to read here" in html
+    if any(r.spec.measure.value == "MD" for r in small.values()):
+        assert "Bayesian result not shown for MD" in html
+    for aid, res in results.items():  # never for one trial or for larger analyses
+        if res.pooled is None or not 2 <= res.k <= 4:
+            assert f"figures/bayes_{aid}." not in html

@@ -9,6 +9,10 @@ and ``studies/grade.csv`` records the reviewer's final call with a rationale. Th
 
 * **Risk of bias** — by the share of weight from trials at high risk (≥ 50 % → −2; ≥ 25 % → −1) or at
   high risk or some concerns (≥ 50 % → −1). Trials without an assessment count as some concerns.
+  Given each trial's *floor* (the judgement its reported information supports, with what an abstract
+  leaves out answered favourably; :mod:`tpmeta.appraisal.rob2_basis`), the shares count the floors, so
+  a trial judged high only because its abstract is silent adds nothing to "high"; the reason then says
+  how much of the weight could not be assessed, and a reviewer decides in ``studies/grade.csv``.
 * **Inconsistency** — not assessable with one trial. I² < 40 %: none. 40–75 %: −1 if the point
   estimates fall on both sides of no effect or the prediction interval includes no effect. ≥ 75 %:
   −1, or −2 if the point estimates fall on both sides of no effect.
@@ -98,21 +102,33 @@ class GradeAssessment:
                              for d in self.domains])  # fmt: skip
 
 
-def _rob_rating(result: PoolResult, overall_rob: list[str | None]) -> DomainRating:
+_RISK = ("low", "some concerns", "high")
+
+
+def _rob_rating(result: PoolResult, overall_rob: list[str | None], rob_floor: list[str | None] | None = None) -> DomainRating:
     w = np.asarray(result.weights, float) / 100.0
-    judg = [j if j in ("low", "some concerns", "high") else "some concerns" for j in overall_rob]
-    missing = sum(j not in ("low", "some concerns", "high") for j in overall_rob)
-    high = float(sum(wi for wi, j in zip(w, judg) if j == "high"))
-    concerns = float(sum(wi for wi, j in zip(w, judg) if j in ("high", "some concerns")))
+    judg = [j if j in _RISK else "some concerns" for j in overall_rob]
+    missing = sum(j not in _RISK for j in overall_rob)
+    floors = judg if rob_floor is None else [f if f in _RISK else j for f, j in zip(rob_floor, judg)]
+    unassessed = float(sum(wi for wi, j, f in zip(w, judg, floors) if j != f))
+    high = float(sum(wi for wi, f in zip(w, floors) if f == "high"))
+    concerns = float(sum(wi for wi, f in zip(w, floors) if f in ("high", "some concerns")))
     t = THRESHOLDS
     note = f" ({missing} trial(s) without an assessment counted as some concerns)" if missing else ""
+    reported = "" if rob_floor is None else " (flaw reported)"
+    if unassessed > 0:
+        note += (f"; the judgement of {unassessed:.0%} of the weight is worse only because abstracts leave out how "
+                 "the trials were run (not counted; a reviewer may decide otherwise in studies/grade.csv)")
     if high >= t["rob_high_2"]:
-        return DomainRating("risk_of_bias", 2, f"{high:.0%} of the weight from trials at high risk{note}")
+        return DomainRating("risk_of_bias", 2, f"{high:.0%} of the weight from trials at high risk{reported}{note}")
     if high >= t["rob_high_1"]:
-        return DomainRating("risk_of_bias", 1, f"{high:.0%} of the weight from trials at high risk{note}")
+        return DomainRating("risk_of_bias", 1, f"{high:.0%} of the weight from trials at high risk{reported}{note}")
     if concerns >= t["rob_concerns_1"]:
-        return DomainRating("risk_of_bias", 1,
-                            f"{concerns:.0%} of the weight from trials at high risk or with some concerns{note}")  # fmt: skip
+        what = "" if rob_floor is None else " on what their reports state"
+        level = "with some concerns" if rob_floor is not None and high == 0 else "at high risk or with some concerns"
+        return DomainRating("risk_of_bias", 1, f"{concerns:.0%} of the weight from trials {level}{what}{note}")
+    if rob_floor is not None and unassessed > 0:
+        return DomainRating("risk_of_bias", 0, f"no reported flaw or concern in {1 - concerns:.0%} of the weight{note}")
     return DomainRating("risk_of_bias", 0, f"{1 - concerns:.0%} of the weight from trials at low risk{note}")
 
 
@@ -185,6 +201,7 @@ def suggest_grade(
     participants: float,
     mid: float = float("nan"),
     ratio: bool = False,
+    rob_floor: list[str | None] | None = None,
 ) -> GradeAssessment:
     """Suggested GRADE rating of one pooled outcome.
 
@@ -196,15 +213,21 @@ def suggest_grade(
     participants : total participants in the analysis
     mid : minimal important difference on the analysis scale (SMD 0.5, or log 1.25 for ratios, if NaN)
     ratio : the result is a log ratio (RR/OR): reasons are shown as ratios
+    rob_floor : each study's overall floor (the judgement its reported information supports; see
+        :mod:`tpmeta.appraisal.rob2_basis`), same order; when given, the risk-of-bias shares count the
+        floors and the reason says how much weight rests only on what abstracts leave out
 
     >>> from tpmeta import pool
     >>> res = pool([0.4, 0.6, 0.5], [0.04, 0.05, 0.03])
     >>> g = suggest_grade("x", res, ["low", "low", "high"], participants=250)
     >>> g.suggested_certainty, [d.suggested for d in g.domains]
     ('Low', [1, 0, 0, 1, 0])
+    >>> g = suggest_grade("x", res, ["high", "high", "high"], participants=250, rob_floor=["low", "some concerns", "low"])
+    >>> g.domain("risk_of_bias").suggested  # the high judgements rest on what abstracts leave out
+    0
     """
     domains = (
-        _rob_rating(result, list(overall_rob)),
+        _rob_rating(result, list(overall_rob), None if rob_floor is None else list(rob_floor)),
         _inconsistency(result),
         DomainRating("indirectness", 0, "reviewer input (none recorded)"),
         _imprecision(result, participants, mid, ratio),

@@ -16,7 +16,9 @@ import pandas as pd
 
 from .._results import ResultMixin
 from ..errors import DataProblem, StudyDataError
-from .rob2 import _is_missing, _missing_columns, _row_number
+from .rob2_rules import is_missing as _is_missing
+from .rob2_rules import missing_columns as _missing_columns
+from .rob2_rules import row_number as _row_number
 
 __all__ = ["PEDRO_ITEMS", "PedroScore", "pedro_band", "pedro_score", "pedro_table"]
 

@@ -22,9 +22,8 @@ trials (RoB 2). Full guidance document, 22 August 2019.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from enum import Enum
-from typing import Any, Callable, Mapping, cast
+from dataclasses import dataclass, field
+from typing import Any, Mapping, cast
 
 import numpy as np
 import pandas as pd
@@ -32,89 +31,20 @@ import pandas as pd
 from .._results import ResultMixin
 from ..errors import DataProblem, StudyDataError
 from ..options import Judgement
+from .pedro_rob2 import pedro_rob2_answers
+from .rob2_basis import Basis, DerivedAnswer, apply_derived, domain_floor, read_bases
+from .rob2_rules import DOMAINS, NO_NI_OPTION, QUESTIONS, SKIP, Answer, combine, propose
+from .rob2_rules import column as _column
+from .rob2_rules import is_missing as _is_missing
+from .rob2_rules import missing_columns as _missing_columns
+from .rob2_rules import row_number as _row_number
+from .rob2_rules import text as _text
 
-__all__ = ["Answer", "QUESTIONS", "DomainJudgement", "Rob2Assessment", "assess_rob2", "rob2_table", "study_weights"]
+__all__ = ["Answer", "Basis", "QUESTIONS", "DomainJudgement", "Rob2Assessment", "assess_rob2", "rob2_table",
+           "study_weights"]
 
-
-class Answer(str, Enum):
-    """Answer to a RoB 2 signalling question."""
-
-    Y = "Y"  #: yes
-    PY = "PY"  #: probably yes (≡ Y in every rule)
-    PN = "PN"  #: probably no (≡ N in every rule)
-    N = "N"  #: no
-    NI = "NI"  #: no information
-    NA = "NA"  #: not applicable: only for questions that the skip logic does not ask
-
-    def __str__(self) -> str:  # pragma: no cover - trivial
-        return self.value
-
-
-YES = frozenset({Answer.Y, Answer.PY})
-NO = frozenset({Answer.N, Answer.PN})
 _LOW, _SOME, _HIGH = Judgement.LOW, Judgement.SOME_CONCERNS, Judgement.HIGH
-
-#: The 22 signalling questions (``"1.1"`` … ``"5.3"``) with a short label each.
-QUESTIONS: dict[str, str] = {
-    "1.1": "allocation sequence random",
-    "1.2": "allocation sequence concealed",
-    "1.3": "baseline differences suggest a problem with randomisation",
-    "2.1": "participants aware of assignment",
-    "2.2": "carers/people delivering aware of assignment",
-    "2.3": "deviations arising because of the trial context",
-    "2.4": "deviations likely to have affected the outcome",
-    "2.5": "deviations balanced between groups",
-    "2.6": "appropriate analysis of the effect of assignment",
-    "2.7": "potential for substantial impact of failing to analyse as randomised",
-    "3.1": "outcome data available for all or nearly all participants",
-    "3.2": "evidence that the result was not biased by missing data",
-    "3.3": "missingness could depend on the true value",
-    "3.4": "likely that missingness depended on the true value",
-    "4.1": "method of measuring the outcome inappropriate",
-    "4.2": "measurement could have differed between groups",
-    "4.3": "outcome assessors aware of the intervention received",
-    "4.4": "assessment could have been influenced by knowledge of intervention",
-    "4.5": "likely that assessment was influenced by knowledge of intervention",
-    "5.1": "analysed in accordance with a pre-specified plan",
-    "5.2": "result selected from multiple outcome measurements",
-    "5.3": "result selected from multiple analyses",
-}
-DOMAINS = ("d1", "d2", "d3", "d4", "d5")
-
-
-def _column(question: str) -> str:
-    return "d" + question.replace(".", "_")
-
-
-@dataclass(frozen=True)
-class _SkipRule:
-    depends: tuple[str, ...]
-    asked: Callable[[Mapping[str, Answer]], bool]
-    condition: str
-
-
-def _is(q: str, allowed: frozenset[Answer]) -> Callable[[Mapping[str, Answer]], bool]:
-    return lambda a: a[q] in allowed
-
-
-_YES_NI = YES | {Answer.NI}
-_NO_NI = NO | {Answer.NI}
-#: Questions asked only under a condition (full guidance, 22 Aug 2019); all others are always asked.
-_SKIP: dict[str, _SkipRule] = {
-    "2.3": _SkipRule(("2.1", "2.2"), lambda a: a["2.1"] in _YES_NI or a["2.2"] in _YES_NI,
-                     "2.1 or 2.2 is Y/PY/NI"),
-    "2.4": _SkipRule(("2.3",), _is("2.3", YES), "2.3 is Y/PY"),
-    "2.5": _SkipRule(("2.4",), _is("2.4", _YES_NI), "2.4 is Y/PY/NI"),
-    "2.7": _SkipRule(("2.6",), _is("2.6", _NO_NI), "2.6 is N/PN/NI"),
-    "3.2": _SkipRule(("3.1",), _is("3.1", _NO_NI), "3.1 is N/PN/NI"),
-    "3.3": _SkipRule(("3.2",), _is("3.2", NO), "3.2 is N/PN"),
-    "3.4": _SkipRule(("3.3",), _is("3.3", _YES_NI), "3.3 is Y/PY/NI"),
-    "4.3": _SkipRule(("4.1", "4.2"), lambda a: a["4.1"] in _NO_NI and a["4.2"] in _NO_NI,
-                     "4.1 and 4.2 are both N/PN/NI"),
-    "4.4": _SkipRule(("4.3",), _is("4.3", _YES_NI), "4.3 is Y/PY/NI"),
-    "4.5": _SkipRule(("4.4",), _is("4.4", _YES_NI), "4.4 is Y/PY/NI"),
-}
-_NO_NI_OPTION = {"3.2"}  # the guidance offers no NI answer for 3.2
+_KEYS = (*DOMAINS, "overall")
 
 
 @dataclass(frozen=True)
@@ -122,22 +52,36 @@ class DomainJudgement(ResultMixin):
     """Proposed (algorithm) and final (after any reviewer override) judgement of one domain.
 
     ``path`` lists the answers that decided the proposal, e.g. ``"1.2 PY; 1.1 Y; 1.3 N → low"``.
+    ``floor`` is the judgement with every abstract gap (an NI whose basis is ``abstract`` or ``none``)
+    answered most favourably, and ``gaps`` lists those questions (:mod:`tpmeta.appraisal.rob2_basis`).
     """
 
     proposed: Judgement
     path: str
     override: Judgement | None = None
     rationale: str | None = None
+    floor: Judgement | None = None
+    gaps: tuple[str, ...] = ()
 
     @property
     def final(self) -> Judgement:
         """The override if a reviewer gave one, otherwise the proposed judgement."""
         return self.override if self.override is not None else self.proposed
 
+    @property
+    def assessable(self) -> bool:
+        """True when the final judgement rests on reported information (it equals its floor); False
+        when it is worse only because of what an abstract leaves out."""
+        return self.override is not None or self.floor is None or self.floor is self.final
+
 
 @dataclass(frozen=True)
 class Rob2Assessment(ResultMixin):
-    """RoB 2 assessment of one result (trial × outcome); see :func:`assess_rob2`."""
+    """RoB 2 assessment of one result (trial × outcome); see :func:`assess_rob2`.
+
+    ``bases`` gives each answer's source; ``derived`` names the answers filled in from a PEDro record
+    (an explicit reviewer answer is never replaced), with ``derived_notes`` saying which item.
+    """
 
     study_id: str | None
     outcome: str | None
@@ -149,128 +93,55 @@ class Rob2Assessment(ResultMixin):
     overall: DomainJudgement
     reviewer_flag_multiple_some_concerns: bool
     answers: Mapping[str, Answer]
+    bases: Mapping[str, Basis] = field(default_factory=dict)
+    derived_notes: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def domains(self) -> dict[str, DomainJudgement]:
         """The five domain judgements keyed ``"d1"`` … ``"d5"``."""
         return {d: getattr(self, d) for d in DOMAINS}
 
+    @property
+    def derived(self) -> frozenset[str]:
+        """Questions answered from a PEDro record rather than by the reviewer."""
+        return frozenset(self.derived_notes)
+
+    @property
+    def basis_summary(self) -> str:
+        """The sources of the asked answers, e.g. ``"abstract + pedro_record"``."""
+        used = {self.bases[q] for q, a in self.answers.items() if a is not Answer.NA and q in self.bases}
+        return " + ".join(b.value for b in Basis if b in used) or Basis.NONE.value
+
+    @property
+    def beyond_abstract(self) -> bool:
+        """Whether any asked answer comes from the full text, a PEDro record or a registry."""
+        return any(self.bases.get(q, Basis.NONE).beyond_abstract for q, a in self.answers.items() if a is not Answer.NA)
+
+    def answer_text(self) -> str:
+        """Every asked answer with its source: ``"1.2 PY (PEDro item 3 (concealed allocation) = yes)"``."""
+        parts = []
+        for q, a in self.answers.items():
+            if a is Answer.NA:
+                continue
+            source = self.derived_notes.get(q) or self.bases.get(q, Basis.NONE).value
+            parts.append(f"{q} {a.value} ({source})")
+        return "; ".join(parts)
+
     def _scalar_items(self) -> list[tuple[str, Any]]:
         items: list[tuple[str, Any]] = [("study_id", self.study_id), ("outcome", self.outcome)]
-        keys = (*DOMAINS, "overall")
-        items += [(k, getattr(self, k).final.value) for k in keys]
-        items += [(f"{k}_proposed", getattr(self, k).proposed.value) for k in keys]
-        items += [(f"{k}_path", getattr(self, k).path) for k in keys]
-        items += [(f"{k}_rationale", getattr(self, k).rationale) for k in keys]
+        items += [(k, getattr(self, k).final.value) for k in _KEYS]
+        items += [(f"{k}_proposed", getattr(self, k).proposed.value) for k in _KEYS]
+        items += [(f"{k}_path", getattr(self, k).path) for k in _KEYS]
+        items += [(f"{k}_rationale", getattr(self, k).rationale) for k in _KEYS]
         items.append(("reviewer_flag_multiple_some_concerns", self.reviewer_flag_multiple_some_concerns))
+        items += [(f"{k}_floor", None if getattr(self, k).floor is None else getattr(self, k).floor.value) for k in _KEYS]
+        items += [(f"{k}_assessable", getattr(self, k).assessable) for k in _KEYS]
+        items += [("basis_summary", self.basis_summary), ("beyond_abstract", self.beyond_abstract),
+                  ("derived", " ".join(sorted(self.derived))), ("answers_with_basis", self.answer_text())]
         return items
 
 
-# ----------------------------------------------------------------------------- domain algorithms
-def _d1(a: Mapping[str, Answer]) -> tuple[Judgement, list[str]]:
-    if a["1.2"] in NO:
-        return _HIGH, ["1.2"]
-    if a["1.2"] is Answer.NI:  # 1.1 is not used on this branch
-        return (_HIGH if a["1.3"] in YES else _SOME), ["1.2", "1.3"]
-    if a["1.1"] in NO:
-        return _SOME, ["1.2", "1.1"]
-    return (_SOME if a["1.3"] in YES else _LOW), ["1.2", "1.1", "1.3"]
-
-
-def _d2_part1(a: Mapping[str, Answer]) -> tuple[Judgement, list[str]]:
-    if a["2.1"] in NO and a["2.2"] in NO:
-        return _LOW, ["2.1", "2.2"]
-    used = ["2.1", "2.2", "2.3"]
-    if a["2.3"] in NO:
-        return _LOW, used
-    if a["2.3"] is Answer.NI:
-        return _SOME, used
-    used.append("2.4")
-    if a["2.4"] in NO:
-        return _SOME, used
-    used.append("2.5")
-    return (_SOME if a["2.5"] in YES else _HIGH), used
-
-
-def _d2_part2(a: Mapping[str, Answer]) -> tuple[Judgement, list[str]]:
-    if a["2.6"] in YES:
-        return _LOW, ["2.6"]
-    return (_SOME if a["2.7"] in NO else _HIGH), ["2.6", "2.7"]
-
-
-def _d3(a: Mapping[str, Answer]) -> tuple[Judgement, list[str]]:
-    if a["3.1"] in YES:
-        return _LOW, ["3.1"]
-    if a["3.2"] in YES:
-        return _LOW, ["3.1", "3.2"]
-    if a["3.3"] in NO:
-        return _LOW, ["3.1", "3.2", "3.3"]
-    return (_SOME if a["3.4"] in NO else _HIGH), ["3.1", "3.2", "3.3", "3.4"]
-
-
-def _d4(a: Mapping[str, Answer]) -> tuple[Judgement, list[str]]:
-    if a["4.1"] in YES:
-        return _HIGH, ["4.1"]
-    if a["4.2"] in YES:
-        return _HIGH, ["4.1", "4.2"]
-    used = ["4.1", "4.2", "4.3"]
-    if a["4.3"] in NO:
-        judgement = _LOW
-    else:
-        used.append("4.4")
-        if a["4.4"] in NO:
-            judgement = _LOW
-        else:
-            used.append("4.5")
-            judgement = _SOME if a["4.5"] in NO else _HIGH
-    if judgement is _LOW and a["4.2"] is Answer.NI:  # NI on 4.2 turns every Low into Some concerns
-        judgement = _SOME
-    return judgement, used
-
-
-def _d5(a: Mapping[str, Answer]) -> tuple[Judgement, list[str]]:
-    selected = [q for q in ("5.2", "5.3") if a[q] in YES]
-    if selected:
-        return _HIGH, selected
-    if Answer.NI in (a["5.2"], a["5.3"]):
-        return _SOME, ["5.2", "5.3"]
-    return (_LOW if a["5.1"] in YES else _SOME), ["5.2", "5.3", "5.1"]
-
-
-def _path(a: Mapping[str, Answer], used: list[str], judgement: Judgement) -> str:
-    return "; ".join(f"{q} {a[q].value}" for q in used) + f" → {judgement.value}"
-
-
-def _combine(judgements: list[Judgement]) -> Judgement:
-    if _HIGH in judgements:
-        return _HIGH
-    return _LOW if all(j is _LOW for j in judgements) else _SOME
-
-
-def _propose(domain: str, a: Mapping[str, Answer]) -> tuple[Judgement, str]:
-    if domain == "d2":
-        (j1, u1), (j2, u2) = _d2_part1(a), _d2_part2(a)
-        judgement = _combine([j1, j2])
-        path = f"part 1 ({_path(a, u1, j1)}) + part 2 ({_path(a, u2, j2)}) → {judgement.value}"
-        return judgement, path
-    rule = {"d1": _d1, "d3": _d3, "d4": _d4, "d5": _d5}[domain]
-    judgement, used = rule(a)
-    return judgement, _path(a, used, judgement)
-
-
 # ----------------------------------------------------------------------------- input checking
-def _is_missing(value: object) -> bool:
-    if value is None or value is pd.NA:
-        return True
-    if isinstance(value, (float, np.floating)):
-        return bool(np.isnan(value))
-    return isinstance(value, str) and value.strip() == ""
-
-
-def _text(value: object) -> str | None:
-    return None if _is_missing(value) else str(value).strip()
-
-
 class _Context:
     """Where an answer set came from, for error messages."""
 
@@ -317,7 +188,7 @@ def _read_answers(answers: Mapping[str, Any], ctx: _Context) -> dict[str, Answer
     for q in QUESTIONS:
         if q in bad:
             continue
-        rule = _SKIP.get(q)
+        rule = SKIP.get(q)
         col, answer = _column(q), parsed[q]
         if rule is not None and any(d in bad for d in rule.depends):
             bad.add(q)  # cannot tell whether it is asked
@@ -325,11 +196,11 @@ def _read_answers(answers: Mapping[str, Any], ctx: _Context) -> dict[str, Answer
         if rule is None or rule.asked(parsed):
             why = "always asked" if rule is None else f"asked because {rule.condition}"
             if answer is Answer.NA:
-                options = "Y, PY, PN or N" if q in _NO_NI_OPTION else "Y, PY, PN, N or NI"
+                options = "Y, PY, PN or N" if q in NO_NI_OPTION else "Y, PY, PN, N or NI"
                 ctx.add(f"question {q} ({QUESTIONS[q]}) is {why} but answered NA", col, "NA",
                         f"answer {options}")
                 bad.add(q)
-            elif answer is Answer.NI and q in _NO_NI_OPTION:
+            elif answer is Answer.NI and q in NO_NI_OPTION:
                 ctx.add(f"question {q} ({QUESTIONS[q]}) cannot be answered NI", col, "NI",
                         "answer Y, PY, PN or N (the guidance offers no NI for 3.2)")
                 bad.add(q)
@@ -358,19 +229,24 @@ def _read_override(answers: Mapping[str, Any], key: str, ctx: _Context) -> tuple
     return override, rationale
 
 
-def _assess(answers: Mapping[str, Any], study_id: object, outcome: object, file: str | None,
-            row: int | None) -> tuple[Rob2Assessment | None, list[DataProblem]]:
+def _assess(answers: Mapping[str, Any], study_id: object, outcome: object, file: str | None, row: int | None,
+            derived: Mapping[str, DerivedAnswer] | None = None) -> tuple[Rob2Assessment | None, list[DataProblem]]:
     ctx = _Context(study_id, outcome, file, row)
     parsed = _read_answers(answers, ctx)
-    overrides = {k: _read_override(answers, k, ctx) for k in (*DOMAINS, "overall")}
+    overrides = {k: _read_override(answers, k, ctx) for k in _KEYS}
+    bases = read_bases(answers, parsed, ctx.add) if not ctx.problems else {}
     if ctx.problems:
         return None, ctx.problems
+    parsed, bases, notes = apply_derived(parsed, bases, derived or {})
     domains = {}
     for d in DOMAINS:
-        proposed, path = _propose(d, parsed)
-        domains[d] = DomainJudgement(proposed, path, *overrides[d])
+        proposed, path = propose(d, parsed)
+        override, rationale = overrides[d]
+        floor, gaps = domain_floor(d, parsed, bases)
+        domains[d] = DomainJudgement(proposed, path, override, rationale,
+                                     override if override is not None else floor, gaps)  # fmt: skip
     finals = [domains[d].final for d in DOMAINS]
-    overall = _combine(finals)
+    overall = combine(finals)
     if overall is _LOW:
         overall_path = "all domains low → low"
     else:
@@ -378,19 +254,24 @@ def _assess(answers: Mapping[str, Any], study_id: object, outcome: object, file:
         named = ", ".join(d.upper() for d in DOMAINS if domains[d].final is level)
         overall_path = f"{named} {level.value}" + ("" if level is _HIGH else "; none high") + f" → {overall.value}"
     n_some = sum(j is _SOME for j in finals)
+    override, rationale = overrides["overall"]
+    floor = override if override is not None else combine([domains[d].floor or domains[d].final for d in DOMAINS])
+    gaps = tuple(q for d in DOMAINS if not domains[d].assessable for q in domains[d].gaps)
     assessment = Rob2Assessment(
         study_id=None if study_id is None else str(study_id),
         outcome=None if outcome is None else str(outcome),
         **domains,
-        overall=DomainJudgement(overall, overall_path, *overrides["overall"]),
+        overall=DomainJudgement(overall, overall_path, override, rationale, floor, gaps),
         reviewer_flag_multiple_some_concerns=n_some >= 2,
         answers=parsed,
+        bases=bases,
+        derived_notes=notes,
     )
     return assessment, []
 
 
-def assess_rob2(answers: Mapping[str, Any], study_id: str | None = None,
-                outcome: str | None = None) -> Rob2Assessment:
+def assess_rob2(answers: Mapping[str, Any], study_id: str | None = None, outcome: str | None = None,
+                pedro: Mapping[str, Any] | None = None) -> Rob2Assessment:
     """Apply the RoB 2 algorithms to one result of an individually randomised parallel-group trial.
 
     Rules (RoB 2 full guidance, 22 Aug 2019; Y≡PY, N≡PN):
@@ -408,20 +289,34 @@ def assess_rob2(answers: Mapping[str, Any], study_id: str | None = None,
       ``reviewer_flag_multiple_some_concerns`` marks ≥ 2 domains at some concerns, where the guidance
       lets the reviewer judge the result high; it is a flag, never applied automatically.
 
+    Basis: every answer has a source (``basis`` for the row, ``answer_basis`` for exceptions, see
+    :func:`tpmeta.appraisal.rob2_basis.read_bases`). An NI from an abstract (or with no basis stated)
+    is a gap of the accessible text: given ``pedro``, the PEDro-derived answer fills it
+    (:mod:`tpmeta.appraisal.pedro_rob2`); every other answer is the reviewer's and wins. Each domain
+    and the overall judgement carry a ``floor`` (the judgement with every gap answered favourably) and
+    ``assessable`` (the judgement equals its floor: it rests on what was reported).
+
     Parameters
     ----------
     answers : mapping
         ``d1_1`` … ``d5_3`` → ``"Y"``, ``"PY"``, ``"PN"``, ``"N"``, ``"NI"`` or ``"NA"`` (exact, upper
         case). A skipped question must be NA (blank or NaN counts as NA); an asked one must not be.
         Optional ``d1_override`` … ``d5_override``, ``overall_override`` (``"low"``, ``"some concerns"``,
-        ``"high"``), each with a ``*_rationale``. Other keys are ignored.
+        ``"high"``), each with a ``*_rationale``. Optional ``basis`` (``full_text``, ``pedro_record``,
+        ``registry``, ``abstract``, ``none``; default ``none``) and ``answer_basis`` (e.g.
+        ``"1.2 full_text; 5.1 registry"``). Other keys are ignored.
     study_id, outcome : str, optional
         Named in error messages; taken from ``answers["study_id"]`` / ``answers["outcome"]`` if omitted.
+        The outcome also decides which PEDro item answers 4.3.
+    pedro : mapping, optional
+        The trial's PEDro items (``item1`` … ``item11`` → ``"Y"``/``"N"``).
 
     Returns
     -------
     Rob2Assessment
-        Per domain and overall: ``proposed``, ``path``, ``override``, ``rationale`` and ``final``.
+        Per domain and overall: ``proposed``, ``path``, ``override``, ``rationale``, ``final``,
+        ``floor``, ``gaps`` and ``assessable``; the answers used with their ``bases`` and the
+        PEDro-``derived`` ones.
 
     Raises
     ------
@@ -443,29 +338,26 @@ def assess_rob2(answers: Mapping[str, Any], study_id: str | None = None,
     '1.2 PY; 1.1 Y; 1.3 N → low'
     >>> res.d5.final.value, res.overall.final.value
     ('some concerns', 'some concerns')
+    >>> gap = a | dict(d1_2="NI", basis="abstract")  # the abstract does not say how allocation was done
+    >>> res = assess_rob2(gap)
+    >>> res.d1.final.value, res.d1.floor.value, res.d1.assessable
+    ('some concerns', 'low', False)
+    >>> res = assess_rob2(gap, pedro={"item3": "Y"})  # PEDro: allocation concealed; 1.1, 1.3 stay the reviewer's
+    >>> res.d1.final.value, sorted(res.derived), res.d3.final.value
+    ('low', ['1.2'], 'low')
     """
     if study_id is None and not _is_missing(answers.get("study_id")):
         study_id = answers["study_id"]
     if outcome is None and not _is_missing(answers.get("outcome")):
         outcome = answers["outcome"]
-    assessment, problems = _assess(answers, study_id, outcome, None, None)
+    derived = pedro_rob2_answers(pedro, None if outcome is None else str(outcome)) if pedro is not None else None
+    assessment, problems = _assess(answers, study_id, outcome, None, None, derived)
     if problems:
         raise StudyDataError(problems)
     return cast(Rob2Assessment, assessment)
 
 
-def _row_number(index: object, source: str | None) -> Any:
-    if source is not None and isinstance(index, (int, np.integer)):
-        return int(index) + 2  # CSV line: header is line 1
-    return index
-
-
-def _missing_columns(frame: pd.DataFrame, columns: list[str], source: str | None, fix: str) -> list[DataProblem]:
-    return [DataProblem(f"column '{c}' is missing", file=source, column=c, fix=fix)
-            for c in columns if c not in frame.columns]
-
-
-def rob2_table(frame: pd.DataFrame, source: str | None = None) -> pd.DataFrame:
+def rob2_table(frame: pd.DataFrame, source: str | None = None, pedro: pd.DataFrame | None = None) -> pd.DataFrame:
     """Assess every row of ``frame`` with :func:`assess_rob2` (RoB 2 algorithms, Sterne et al. 2019).
 
     Parameters
@@ -475,13 +367,19 @@ def rob2_table(frame: pd.DataFrame, source: str | None = None) -> pd.DataFrame:
         override/rationale columns. NaN (how ``read_csv`` reads the text ``NA``) counts as NA.
     source : str, optional
         File name for error messages; when given, rows are reported as CSV line numbers (index + 2).
+    pedro : DataFrame, optional
+        PEDro records (``study_id``, ``item1`` … ``item11``): their mapped answers fill the abstract
+        gaps of the same trial's rows (:mod:`tpmeta.appraisal.pedro_rob2`).
 
     Returns
     -------
     DataFrame
         ``study_id``, ``outcome`` (if present), ``d1`` … ``d5``, ``overall`` (final judgements as
         strings), ``d1_proposed`` … ``overall_proposed``, ``d1_path`` … ``overall_path``,
-        ``reviewer_flag_multiple_some_concerns`` and, when overrides are present, ``*_rationale``.
+        ``reviewer_flag_multiple_some_concerns``, ``d1_floor`` … ``overall_floor`` and
+        ``d1_assessable`` … ``overall_assessable`` (see :func:`assess_rob2`), ``basis_summary``,
+        ``beyond_abstract``, ``derived`` (questions answered from PEDro), ``answers_with_basis`` and,
+        when overrides are present, ``*_rationale``.
 
     Raises
     ------
@@ -507,13 +405,17 @@ def rob2_table(frame: pd.DataFrame, source: str | None = None) -> pd.DataFrame:
         raise StudyDataError(problems)
     has_outcome = "outcome" in frame.columns
     records = []
+    records_pedro = {} if pedro is None or not len(pedro) else {
+        str(r["study_id"]): r for r in pedro.to_dict("records") if not _is_missing(r.get("study_id"))}
     for index, row in frame.iterrows():
         values, where = row.to_dict(), _row_number(index, source)
         study_id, outcome = _text(values["study_id"]), _text(values.get("outcome"))
         if study_id is None:
             problems.append(DataProblem("study_id is missing", file=source, row=where, column="study_id",
                                         fix="name the trial, e.g. 'Smith 2019'"))  # fmt: skip
-        assessment, row_problems = _assess(values, study_id, outcome, source, where)
+        items = records_pedro.get(str(study_id))
+        derived = pedro_rob2_answers(items, outcome) if items is not None else None
+        assessment, row_problems = _assess(values, study_id, outcome, source, where, derived)
         problems += row_problems
         if assessment is not None:
             records.append(assessment.to_dict())
@@ -523,6 +425,8 @@ def rob2_table(frame: pd.DataFrame, source: str | None = None) -> pd.DataFrame:
     out_columns = ["study_id"] + (["outcome"] if has_outcome else []) + list(keys)
     out_columns += [f"{k}_proposed" for k in keys] + [f"{k}_path" for k in keys]
     out_columns.append("reviewer_flag_multiple_some_concerns")
+    out_columns += [f"{k}_floor" for k in keys] + [f"{k}_assessable" for k in keys]
+    out_columns += ["basis_summary", "beyond_abstract", "derived", "answers_with_basis"]
     if any(f"{k}_override" in frame.columns for k in keys):
         out_columns += [f"{k}_rationale" for k in keys]
     return pd.DataFrame(records, columns=out_columns, index=frame.index)

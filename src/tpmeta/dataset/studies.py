@@ -23,6 +23,7 @@ import pandas as pd
 
 from .._results import ResultMixin
 from ..errors import DataProblem, StudyDataError
+from .provenance import OPTIONAL_FIELDS, check_provenance
 from .transaction import recover_if_needed
 
 __all__ = [
@@ -37,7 +38,7 @@ __all__ = [
 
 DEFAULT_STUDIES_DIR = Path("studies")
 RESOURCES = ("trials", "outcomes", "contrasts", "registrations", "rob2", "pedro", "reviews", "claims", "analyses",
-             "grade")  # fmt: skip
+             "grade", "reports", "identifiers", "searches")  # fmt: skip
 #: numeric columns whose values must appear in the row's source_quote, per resource
 QUOTED_NUMBERS = {
     "trials": ("n_randomised",),
@@ -170,6 +171,10 @@ class StudyData:
     analyses: pd.DataFrame
     grade: pd.DataFrame
     schema: dict = field(repr=False, default_factory=dict)
+    # publications, identifier provenance and the search log (dataset/provenance.py); empty when absent
+    reports: pd.DataFrame = field(repr=False, default_factory=lambda: _empty("reports"))
+    identifiers: pd.DataFrame = field(repr=False, default_factory=lambda: _empty("identifiers"))
+    searches: pd.DataFrame = field(repr=False, default_factory=lambda: _empty("searches"))
 
     def table(self, name: str) -> pd.DataFrame:
         return getattr(self, name)
@@ -196,7 +201,14 @@ def _schema_fields(descriptor: dict, name: str) -> list[dict]:
     for res in descriptor["resources"]:
         if res["name"] == name:
             return res["schema"]["fields"]
+    if name in OPTIONAL_FIELDS:  # reports, identifiers, searches: optional in older copies and fixtures
+        return OPTIONAL_FIELDS[name]
     raise KeyError(name)
+
+
+def _empty(name: str) -> pd.DataFrame:
+    return pd.DataFrame({f["name"]: pd.Series(dtype="Int64" if f["type"] == "integer" else "string")
+                         for f in OPTIONAL_FIELDS[name]})  # fmt: skip
 
 
 def _read_table(path: Path, fields: list[dict]) -> pd.DataFrame:
@@ -452,6 +464,11 @@ class _Checker:
                          "include one study_id for the trial; mark the other report 'awaiting' or "
                          "'excluded' with the reason 'report of <study_id>'")  # fmt: skip
 
+    def provenance(self) -> None:
+        """Reports, identifier provenance and the search log (dataset/provenance.py)."""
+        check_provenance({n: self.data.table(n) for n in ("trials", "reports", "identifiers", "searches", "registrations")},
+                         self.add)  # fmt: skip
+
     def pedro(self) -> None:
         for row, r in self.data.pedro.iterrows():
             items = [r.get(f"item{i}") for i in range(2, 12)]
@@ -471,10 +488,19 @@ class _Checker:
             from ..appraisal import rob2 as rob
         except ImportError:  # pragma: no cover - rob module always shipped
             return
-        try:
-            rob.rob2_table(frame, source=f"{self.data.path.name}/rob2.csv")
+        source = f"{self.data.path.name}/rob2.csv"
+        try:  # 0-based index: rob2_table reports CSV lines (index + 2)
+            rob.rob2_table(frame.reset_index(drop=True), source=source, pedro=self.data.pedro)
         except StudyDataError as exc:
             self.errors.extend(exc.problems)
+        # an answer said to come from a PEDro record must be traceable to one in pedro.csv
+        recorded = set(self.data.pedro["study_id"].dropna().astype(str))
+        for row, r in frame.iterrows():
+            named = [c for c in ("basis", "answer_basis") if pd.notna(r.get(c)) and "pedro_record" in str(r.get(c))]
+            if named and str(r.study_id) not in recorded:
+                self.add("error", "rob2", row, named[0], r.get(named[0]),
+                         f"trial {r.study_id!r}: answers rest on a PEDro record, but pedro.csv has none for this trial",
+                         "add the trial's PEDro record to pedro.csv (record URL and the score line), or correct the basis")  # fmt: skip
 
 
 def _repeated(keys: pd.Series) -> Iterable[pd.Index]:
@@ -550,7 +576,7 @@ def validate_studies(path: str | Path = DEFAULT_STUDIES_DIR) -> ValidationReport
     tables = {name: _read_table(path / f"{name}.csv", _schema_fields(descriptor, name)) for name in RESOURCES}
     checker = _Checker(StudyData(path=path, schema=descriptor, **tables))
     for check in (checker.quotes, checker.outcomes, checker.contrasts, checker.trials, checker.registrations,
-                  checker.pedro, checker.rob2):  # fmt: skip
+                  checker.pedro, checker.rob2, checker.provenance):  # fmt: skip
         try:
             check()
         except (TypeError, ValueError, KeyError, AttributeError) as exc:  # values the schema check already flags

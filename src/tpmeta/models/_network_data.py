@@ -6,6 +6,7 @@ Private to :mod:`tpmeta.models.network`, which states the model and the formulas
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,7 +78,11 @@ def _check(p: _Problems, values: pd.Series | None, bad: pd.Series | np.ndarray, 
 def _treatment_order(treatments: pd.Series, reference: str, col: str, p: _Problems) -> tuple[str, ...]:
     names = sorted(set(treatments))
     if reference not in names:
-        p.add(f"the reference treatment {reference!r} is not in the data", column=col, value=reference,
+        folded = {n.casefold(): n for n in names}  # a typo or a different case: name the closest treatment
+        close = [folded[reference.casefold()]] if reference.casefold() in folded else difflib.get_close_matches(
+            reference, names, n=1, cutoff=0.6)  # fmt: skip
+        p.add(f"the reference treatment {reference!r} is not in the data"
+              + (f": did you mean {close[0]!r}?" if close else ""), column=col, value=reference,
               fix=f"choose one of {names}")  # fmt: skip
         p.raise_if_any()
     return (reference, *[t for t in names if t != reference])
@@ -269,8 +274,20 @@ def check_connected(c: Contrasts, source: str | None, column: str) -> None:
     problems = []
     for i, g in enumerate(subs, start=1):
         studies = sorted(set(c.frame.loc[c.frame["treatment"].isin(g), "study"]))
+        others = [t for j, h in enumerate(subs, start=1) if j != i for t in h]
+        # a name that is nearly a treatment of another sub-network is likely a typo that split the network
+        typos = [(t, m) for t in g for m in _near(t, others)]
+        hint = "".join(f"{t!r} looks like {m!r} of another sub-network: if they are one treatment (did you mean "
+                       f"{m!r}?), write one name; " for t, m in typos)  # fmt: skip
         problems.append(DataProblem(
             f"the network is disconnected: sub-network {i} of {len(subs)} holds treatments {g} "
             f"(studies {studies})", file=source, column=column,
-            fix="analyse the sub-networks separately, or add a trial that links them"))  # fmt: skip
+            fix=hint + "analyse the sub-networks separately, or add a trial that links them"))  # fmt: skip
     raise StudyDataError(problems)
+
+
+def _near(name: str, names: list[str]) -> list[str]:
+    """The one name most like ``name`` (same letters ignoring case and spaces, or a close spelling)."""
+    key = "".join(name.casefold().split())
+    same = [n for n in names if "".join(n.casefold().split()) == key]
+    return same[:1] or difflib.get_close_matches(name, names, n=1, cutoff=0.85)

@@ -104,19 +104,21 @@ class _ThreeLevel:
         return -0.5 * self.k * _LOG2PI - 0.5 * st["logdet_v"] - 0.5 * st["rss"]
 
     def loglik_many(self, theta: np.ndarray, reml: bool) -> np.ndarray:
-        """ℓ at each row of ``theta`` (g, 2), vectorised (for the scan)."""
-        t1, t2 = theta[:, :1], theta[:, 1:]
-        d = self.v[None, :] + t2
+        """ℓ at each row of ``theta`` (g, 2), vectorised (for the scan). The k-long sums depend on σ²₂
+        only, so they are formed once per distinct σ²₂ (a 25 × 25 grid: 25 times, not 625)."""
+        t1 = theta[:, :1]
+        t2, row = np.unique(theta[:, 1], return_inverse=True)
+        d = self.v[None, :] + t2[:, None]
         e = 1.0 / d
-        a = self.seg(e, axis=1)
+        a = self.seg(e, axis=1)[row]
         c = t1 / (1.0 + t1 * a)
         eX = e[..., None] * self.X[None]
-        sX, sy = self.seg(eX, axis=1), self.seg(e * self.y, axis=1)
-        xvx = np.einsum("kp,gkq->gpq", self.X, eX) - np.einsum("gj,gjp,gjq->gpq", c, sX, sX)
-        xvy = (e * self.y) @ self.X - np.einsum("gj,gjp,gj->gp", c, sX, sy)
-        yvy = (e * self.y * self.y).sum(axis=1) - (c * sy * sy).sum(axis=1)
+        sX, sy = self.seg(eX, axis=1)[row], self.seg(e * self.y, axis=1)[row]
+        xvx = np.einsum("kp,gkq->gpq", self.X, eX)[row] - np.einsum("gj,gjp,gjq->gpq", c, sX, sX)
+        xvy = ((e * self.y) @ self.X)[row] - np.einsum("gj,gjp,gj->gp", c, sX, sy)
+        yvy = (e * self.y * self.y).sum(axis=1)[row] - (c * sy * sy).sum(axis=1)
         rss = yvy - np.einsum("gp,gp->g", xvy, np.linalg.solve(xvx, xvy[..., None])[..., 0])
-        logdet_v = np.log(d).sum(axis=1) + np.log1p(t1 * a).sum(axis=1)
+        logdet_v = np.log(d).sum(axis=1)[row] + np.log1p(t1 * a).sum(axis=1)
         if reml:
             return (-0.5 * (self.k - self.p) * _LOG2PI + 0.5 * self.logdet_xx - 0.5 * logdet_v
                     - 0.5 * np.linalg.slogdet(xvx)[1] - 0.5 * rss)  # fmt: skip

@@ -79,6 +79,9 @@ from .tau2 import DEFAULT_MAX_ITER, DEFAULT_TOL
 __all__ = ["network_meta", "NetworkResult"]
 
 _METHODS = (Method.FE, Method.DL, Method.REML)
+_SPLIT_COLUMNS = ["treatment", "comparator", "n_studies", "direct", "direct_se", "direct_ci_low", "direct_ci_high",
+                  "indirect", "indirect_se", "indirect_ci_low", "indirect_ci_high", "network", "network_se",
+                  "network_ci_low", "network_ci_high", "difference", "difference_se", "pvalue", "tau2"]  # fmt: skip
 
 
 @dataclass(frozen=True, repr=False)
@@ -192,6 +195,7 @@ def network_meta(
     tol: float = DEFAULT_TOL,
     max_iter: int = DEFAULT_MAX_ITER,
     source: str | None = None,
+    inconsistency: bool = True,
 ) -> NetworkResult:
     """Fit a network meta-analysis (contrast-based consistency model; see :mod:`tpmeta.models.network`).
 
@@ -219,6 +223,10 @@ def network_meta(
     tol, max_iter : REML convergence tolerance (relative change of τ²) and iteration cap.
     source : str, optional
         File name for error messages.
+    inconsistency : bool
+        Fit the design-by-treatment and node-splitting models (default). ``False`` fits the consistency
+        model alone (one ``rma.mv`` call; the inconsistency fields are NaN or empty), e.g. for large
+        networks or many refits.
 
     Raises
     ------
@@ -261,7 +269,7 @@ def network_meta(
     else:
         con = given_contrasts(data, reference, cols, source)
     check_connected(con, source, treatment)
-    return _fit(con, measure, method, level, small_values, tol, max_iter)
+    return _fit(con, measure, method, level, small_values, tol, max_iter, inconsistency)
 
 
 def _design(con: Contrasts) -> np.ndarray:
@@ -285,7 +293,7 @@ def _tau2(eng: Engine, method: Method, tol: float, max_iter: int) -> tuple[float
 
 
 def _fit(con: Contrasts, measure: Measure, method: Method, level: float, small_values: SmallValues,
-         tol: float, max_iter: int) -> NetworkResult:  # fmt: skip
+         tol: float, max_iter: int, inconsistency: bool = True) -> NetworkResult:  # fmt: skip
     f = con.frame
     starts = np.flatnonzero(~f["study"].duplicated().to_numpy())
     X = _design(con)
@@ -304,7 +312,8 @@ def _fit(con: Contrasts, measure: Measure, method: Method, level: float, small_v
     q = eng.q_fixed()
     q_df = eng.N - eng.p
     q_p = float(special.chdtrc(q_df, q)) if q_df > 0 else 1.0
-    dbt, splits, notes = _inconsistency(eng, con, X, method, tol, max_iter, level, b, vb)
+    dbt, splits, notes = (_inconsistency(eng, con, X, method, tol, max_iter, level, b, vb) if inconsistency
+                          else _no_inconsistency(eng.N - eng.p))  # fmt: skip
     if not (converged and all(notes)):
         warnings.warn("network_meta: the REML iteration did not converge (main, design-by-treatment or "
                       f"node-splitting model) within max_iter={max_iter}", ConvergenceWarning, stacklevel=3)  # fmt: skip
@@ -320,6 +329,14 @@ def _fit(con: Contrasts, measure: Measure, method: Method, level: float, small_v
         converged=bool(converged), n_iter=int(n_iter), contrasts=f.copy(), edges=edges,
         participants=np.array([con.participants[t] for t in con.treatments]), zero_corrected=con.zero_corrected,
     )  # fmt: skip
+
+
+def _no_inconsistency(df: int) -> tuple[dict[str, Any], pd.DataFrame, list[bool]]:
+    """The inconsistency fields when the models are not fitted (``inconsistency=False``)."""
+    nan = float("nan")
+    dbt = {"inconsistency_q": nan, "inconsistency_df": 0, "inconsistency_pvalue": nan, "inconsistency_tau2": nan,
+           "q_within_designs": nan, "q_within_designs_df": int(df), "q_between_designs": nan}  # fmt: skip
+    return dbt, pd.DataFrame(columns=_SPLIT_COLUMNS), []
 
 
 def _pscores(d: np.ndarray, vd: np.ndarray, small_values: SmallValues) -> np.ndarray:
@@ -446,7 +463,4 @@ def _node_split(eng: Engine, con: Contrasts, X: np.ndarray, method: Method, tol:
                          "network": net, "network_se": net_se, "network_ci_low": net - crit * net_se,
                          "network_ci_high": net + crit * net_se, "difference": diff, "difference_se": diff_se,
                          "pvalue": float(2 * special.ndtr(-abs(diff / diff_se))), "tau2": float(t_s)})  # fmt: skip
-    columns = ["treatment", "comparator", "n_studies", "direct", "direct_se", "direct_ci_low", "direct_ci_high",
-               "indirect", "indirect_se", "indirect_ci_low", "indirect_ci_high", "network", "network_se",
-               "network_ci_low", "network_ci_high", "difference", "difference_se", "pvalue", "tau2"]  # fmt: skip
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=_SPLIT_COLUMNS)

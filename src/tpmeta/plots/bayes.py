@@ -132,10 +132,11 @@ def posterior_plot(result: BayesPoolResult, *, width: str | float = "double", ef
 
 def prior_sensitivity_plot(results: BayesBatchResult | Sequence[BayesPoolResult], ax: Any = None, *,
                            width: str | float = "single", effect_label: str = "Effect μ", ratio: bool = False,
-                           log_x: bool = True) -> Any:  # fmt: skip
+                           log_x: bool = True, mark: float | None = None) -> Any:  # fmt: skip
     """Posterior median and credible interval of μ (band) against the scale of the τ prior; returns the
     Figure. ``results`` is a :class:`~tpmeta.models.bayes.BayesBatchResult` fitted over a vector of
-    ``tau_scale`` values or a sequence of :class:`BayesPoolResult` with different ``tau_scale``."""
+    ``tau_scale`` values or a sequence of :class:`BayesPoolResult` with different ``tau_scale``.
+    ``mark`` draws a dotted vertical line at the scale used for the main analysis."""
     import matplotlib as mpl
 
     if isinstance(results, BayesBatchResult):
@@ -162,8 +163,15 @@ def prior_sensitivity_plot(results: BayesBatchResult | Sequence[BayesPoolResult]
         _null_line(ax, ratio, vertical=False)
         if log_x:
             ax.set_xscale("log")
+            # ticks at powers of 2 (0.125, 0.25, 0.5, 1, 2, ...): prior scales are read as halvings/doublings
+            lo2, hi2 = np.floor(np.log2(scale[0])), np.ceil(np.log2(scale[-1]))
+            ticks = [t for t in 2.0 ** np.arange(lo2, hi2 + 1) if scale[0] <= t <= scale[-1]]
+            if len(ticks) >= 2:
+                ax.xaxis.set_major_locator(mpl.ticker.FixedLocator(ticks))
             ax.xaxis.set_major_formatter(mpl.ticker.FormatStrFormatter("%g"))
             ax.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())
+        if mark is not None:
+            ax.axvline(mark, color=COLORS["null"], lw=0.6, ls=":", gid="chosen-scale", label=f"scale used ({mark:g})")
         if ratio:
             ax.set_yscale("log")
             ax.yaxis.set_major_formatter(mpl.ticker.FormatStrFormatter("%g"))

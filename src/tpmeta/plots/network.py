@@ -56,7 +56,7 @@ def network_graph(result: NetworkResult, *, ax: Any = None, width: str | float =
                                               "study"].nunique() for t in names], float)  # fmt: skip
     with mpl.rc_context(style()):
         family, fs = font_family(), mpl.rcParams["font.size"]
-        fig, ax, own = axes_or_new(ax, width, lambda w: w)
+        fig, ax, own = axes_or_new(ax, width, lambda w: 0.8 * w)
         pos = {t: xy[i] for i, t in enumerate(names)}
         kmax = max(int(res.edges["n_studies"].max()), 1)
         placed: list[np.ndarray] = []

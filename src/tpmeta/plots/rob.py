@@ -6,6 +6,12 @@ high "×", no information "?"), in the Cochrane colours or a colour-blind-safe p
 plot has one horizontal bar per domain with the proportion of studies (or of meta-analysis weight) at
 each level. Layout sizes come from the number of rows and the measured width of the longest label.
 Drawing only: the judgements are computed in :mod:`tpmeta.appraisal.rob2`.
+
+What a judgement rests on: a table with ``d1_assessable`` … ``overall_assessable`` (from
+:func:`tpmeta.appraisal.rob2.rob2_table`) marks the judgements that are some concerns or high only
+because an abstract leaves out how the trial was run. The traffic-light plot draws them hollow (a ring
+in the judgement's colour around a pale centre); the summary plot gives them their own hatched segment,
+"not assessable from the abstract", apart from "high: flaw reported".
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import pandas as pd
 
 from .style import font_family, get_renderer, new_figure, readable_ink, style
 
-__all__ = ["PALETTES", "traffic_light_plot", "rob_summary_plot", "DOMAIN_LABELS"]
+__all__ = ["PALETTES", "traffic_light_plot", "rob_summary_plot", "DOMAIN_LABELS", "GAP_LABEL"]
 
 #: Fill colours per judgement. "cochrane": the Cochrane/robvis colours; "colourblind": Okabe–Ito based,
 #: distinguishable under the common colour-vision deficiencies.
@@ -36,6 +42,25 @@ DOMAIN_LABELS = {
     "d5": "D5 Selection of the reported result",
     "overall": "Overall risk of bias",
 }
+
+
+#: Legend text for judgements that rest only on what an abstract leaves out.
+GAP_LABEL = "Not assessable from the abstract"
+_GAP_FILL, _GAP_HATCH, _GAP_EDGE = "#FFFFFF", "////", "#555555"
+
+
+def _tint(colour: str, amount: float = 0.25) -> str:
+    """``colour`` mixed with white (``amount`` of the colour): the pale centre of a hollow symbol."""
+    from matplotlib.colors import to_hex, to_rgb
+
+    return to_hex(tuple(1 - amount * (1 - c) for c in to_rgb(colour)))
+
+
+def _gaps(table: pd.DataFrame, col: str, levels: Sequence[str]) -> list[bool]:
+    """Whether each row's judgement in ``col`` rests only on abstract gaps (needs ``{col}_assessable``)."""
+    flags = table[f"{col}_assessable"] if f"{col}_assessable" in table else [True] * len(levels)
+    return [lev in ("some concerns", "high") and flag is not None and not pd.isna(flag) and not bool(flag)
+            for lev, flag in zip(levels, flags)]  # fmt: skip
 
 
 def _level(value: Any) -> str:
@@ -58,16 +83,19 @@ def traffic_light_plot(
     label: str = "study",
     palette: str = "cochrane",
     width: float | None = None,
+    show_basis: bool = True,
 ) -> Any:
     """Traffic-light plot: studies × (D1–D5, Overall).
 
     Parameters
     ----------
     table : DataFrame with a label column and columns ``d1``…``d5``, ``overall`` holding
-        ``"low"``, ``"some concerns"``, ``"high"`` (anything else is drawn as no information).
+        ``"low"``, ``"some concerns"``, ``"high"`` (anything else is drawn as no information); optional
+        ``d1_assessable`` … ``overall_assessable`` (False: judged only on what the abstract leaves out).
     label : name of the label column.
     palette : ``"cochrane"`` or ``"colourblind"``.
     width : figure width in inches (default: computed from the longest label).
+    show_basis : draw judgements that rest only on abstract gaps hollow, with a legend line saying so.
 
     Returns
     -------
@@ -101,7 +129,11 @@ def traffic_light_plot(
                 current = trial
         lines.append(current)
         key_h = 0.14 * len(lines)
-        legend_h = 0.3 + key_h + 0.1
+        gap_cells = {col: _gaps(table, col, [_level(v) for v in (table[col] if col in table else [None] * n)])
+                     for col in DOMAIN_COLUMNS} if show_basis else {}  # fmt: skip
+        any_gap = any(any(v) for v in gap_cells.values())
+        gap_h = 0.2 if any_gap else 0.0
+        legend_h = 0.3 + gap_h + key_h + 0.1
         header_h = 0.3
         fig_h = header_h + cell * n + legend_h
         fig = new_figure(fig_w, fig_h)
@@ -113,9 +145,14 @@ def traffic_light_plot(
         radius_pt = cell * 72 * 0.38
         for x, col in zip(xs, DOMAIN_COLUMNS):
             levels = [_level(v) for v in (table[col] if col in table else [None] * n)]
+            hollow = gap_cells.get(col, [False] * n)
             for i, lev in enumerate(levels):
-                ax.plot(x, i, "o", ms=2 * radius_pt, mfc=colours[lev], mec="black", mew=0.4)
-                ax.text(x, i, SYMBOLS[lev], ha="center", va="center_baseline", fontsize=fs, color=readable_ink(colours[lev]),
+                fill = _tint(colours[lev]) if hollow[i] else colours[lev]
+                if hollow[i]:  # a thick ring in the judgement's colour around a pale centre
+                    ax.plot(x, i, "o", ms=2 * radius_pt - 2.2, mfc=fill, mec=colours[lev], mew=2.2)
+                else:
+                    ax.plot(x, i, "o", ms=2 * radius_pt, mfc=fill, mec="black", mew=0.4)
+                ax.text(x, i, SYMBOLS[lev], ha="center", va="center_baseline", fontsize=fs, color=readable_ink(fill),
                         fontweight="bold", fontfamily=family)  # fmt: skip
             ax.text(x, -0.7, "Overall" if col == "overall" else col.upper(), ha="center", va="bottom", fontsize=fs,
                     fontweight="bold", fontfamily=family)  # fmt: skip
@@ -125,8 +162,15 @@ def traffic_light_plot(
         handles = [Line2D([], [], marker="o", ls="", ms=7, mfc=colours[lev], mec="black", mew=0.4,
                           label=f"{SYMBOLS[lev]}  {lev.capitalize()}") for lev in LEVEL_ORDER]  # fmt: skip
         fig.legend(handles=handles, loc="lower center", ncol=4, prop={"family": family, "size": fs - 0.5}, frameon=False,
-                   bbox_to_anchor=(0.5, (key_h + 0.02) / fig_h), handletextpad=0.3, columnspacing=1.0,
+                   bbox_to_anchor=(0.5, (key_h + gap_h + 0.02) / fig_h), handletextpad=0.3, columnspacing=1.0,
                    borderaxespad=0.0)  # fmt: skip
+        if any_gap:
+            ring = "#666666"  # any judgement's colour: the ring is what matters
+            gap_handle = Line2D([], [], marker="o", ls="", ms=6, mfc=_tint(ring), mec=ring, mew=1.6,
+                                label=f"Hollow: {GAP_LABEL.lower()}")  # fmt: skip
+            fig.legend(handles=[gap_handle], loc="lower center", ncol=1, prop={"family": family, "size": fs - 0.5},
+                       frameon=False, bbox_to_anchor=(0.5, (key_h + 0.02) / fig_h), handletextpad=0.3,
+                       borderaxespad=0.0)  # fmt: skip
         for k, line in enumerate(lines):
             fig.text(0.5, (0.05 + 0.14 * (len(lines) - 1 - k)) / fig_h, line, ha="center", va="bottom",
                      fontsize=fs - 1, color="#333333", fontfamily=family)  # fmt: skip
@@ -140,6 +184,7 @@ def rob_summary_plot(
     palette: str = "cochrane",
     width: str | float = "double",
     unit: str | None = None,
+    show_basis: bool = True,
 ) -> Any:
     """Summary plot: one stacked horizontal bar per domain with the share of rows at each level or, given
     ``weights``, the share of weight: :func:`tpmeta.appraisal.rob2.study_weights` makes each study count
@@ -148,11 +193,16 @@ def rob_summary_plot(
     ``unit`` names what the shares are of, for the axis label ("share of {unit}"); by default
     "assessments" without weights and "weight" with them. Percentages on dark segments are white.
 
+    With ``show_basis`` and ``d1_assessable`` … ``overall_assessable`` columns, judgements of some
+    concerns or high that rest only on what an abstract leaves out get their own hatched segment
+    ("not assessable from the abstract"), and "high" becomes "high: flaw reported".
+
     Returns
     -------
     matplotlib.figure.Figure
     """
     import matplotlib as mpl
+    from matplotlib.patches import Patch
 
     from .style import figure_width
 
@@ -162,29 +212,54 @@ def rob_summary_plot(
     if w.shape != (n,) or (w < 0).any() or w.sum() <= 0:
         raise ValueError("weights must be one non-negative number per study, not all zero")
     w = w / w.sum()
+    split = show_basis and any(f"{c}_assessable" in table for c in DOMAIN_COLUMNS)
+    gap = "gap"
+    order = ("low", "some concerns", "high", gap, "no information") if split else LEVEL_ORDER
+    names = {lev: lev.capitalize() for lev in LEVEL_ORDER} | {gap: GAP_LABEL}
+    if split:
+        names["high"] = "High: flaw reported"
+    fills = dict(colours) | {gap: _GAP_FILL}
     family = font_family()
+    handles = [Patch(facecolor=fills[lev], edgecolor=_GAP_EDGE if lev == gap else "black", linewidth=0.4,
+                     hatch=_GAP_HATCH if lev == gap else None, label=names[lev]) for lev in order]  # fmt: skip
     with mpl.rc_context(style()):
         fs = mpl.rcParams["font.size"]
         fig_w = figure_width(width)
         rows = len(DOMAIN_COLUMNS)
-        fig_h = 0.32 * rows + 0.9
-        fig = new_figure(fig_w, fig_h)
+        fig = new_figure(fig_w, 3.0)
         renderer = get_renderer(fig)
         label_w = max(fig.text(0, 0, s, fontfamily=family).get_window_extent(renderer).width for s in DOMAIN_LABELS.values()) / fig.dpi
         for t in list(fig.texts):
             t.remove()
+        # as many legend columns as fit the figure width, measured
+        for ncol in range(len(order), 0, -1):
+            probe = fig.legend(handles=handles, ncol=ncol, frameon=False, prop={"family": family, "size": fs - 0.5})
+            box = probe.get_window_extent(renderer)
+            probe.remove()
+            if box.width / fig.dpi <= fig_w - 0.1 or ncol == 1:
+                break
+        legend_w, legend_h = box.width / fig.dpi, box.height / fig.dpi
+        bottom = legend_h + 0.45  # legend, then tick labels and the axis label
+        fig_h = 0.32 * rows + bottom + 0.3
+        fig.set_size_inches(fig_w, fig_h)
         left = (label_w + 0.15) / fig_w
-        ax = fig.add_axes([left, 0.55 / fig_h, 0.97 - left, (0.32 * rows) / fig_h])
+        right = 1 - 0.2 / fig_w  # room for the "100%" tick label
+        ax = fig.add_axes([left, bottom / fig_h, right - left, (0.32 * rows) / fig_h])
         for i, col in enumerate(DOMAIN_COLUMNS):
             levels = np.array([_level(v) for v in (table[col] if col in table else [None] * n)])
+            if split:
+                levels = np.where(_gaps(table, col, list(levels)), gap, levels)
             start = 0.0
-            for lev in LEVEL_ORDER:
+            for lev in order:
                 share = float(w[levels == lev].sum())
                 if share > 0:
-                    ax.barh(i, share, left=start, color=colours[lev], edgecolor="black", linewidth=0.4, height=0.7)
+                    ax.barh(i, share, left=start, color=fills[lev], edgecolor=_GAP_EDGE if lev == gap else "black",
+                            linewidth=0.4, height=0.7, hatch=_GAP_HATCH if lev == gap else None)  # fmt: skip
                     if share >= 0.08:
+                        ink = readable_ink(fills[lev])
+                        backing = {"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none"} if lev == gap else None
                         ax.text(start + share / 2, i, f"{share:.0%}", ha="center", va="center", fontsize=fs - 1,
-                                fontfamily=family, color=readable_ink(colours[lev]))
+                                fontfamily=family, color=ink, bbox=backing)  # fmt: skip
                     start += share
         ax.set_yticks(range(rows), [DOMAIN_LABELS[c] for c in DOMAIN_COLUMNS], fontfamily=family)
         for tick in ax.get_xticklabels():
@@ -193,10 +268,7 @@ def rob_summary_plot(
         ax.set_xlim(0, 1)
         ax.xaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0))
         ax.set_xlabel("share of " + (unit or ("weight" if weights is not None else "assessments")), fontfamily=family)
-        from matplotlib.patches import Patch
-
-        fig.legend(handles=[Patch(facecolor=colours[lev], edgecolor="black", linewidth=0.4, label=lev.capitalize())
-                            for lev in LEVEL_ORDER], loc="lower center", ncol=4, frameon=False,
-                   prop={"family": family, "size": fs - 0.5},
-                   bbox_to_anchor=(0.5 + left / 2, 0.0))  # fmt: skip
+        centre = (left + right) / 2 if legend_w <= (right - left) * fig_w else 0.5
+        fig.legend(handles=handles, loc="lower center", ncol=ncol, frameon=False, prop={"family": family, "size": fs - 0.5},
+                   bbox_to_anchor=(centre, 0.02 / fig_h), borderaxespad=0.0)  # fmt: skip
     return fig

@@ -25,8 +25,9 @@ import numpy as np
 import pandas as pd
 
 from .._results import ResultMixin
+from ..dataset.provenance import study_groups
 from ..dataset.studies import StudyData, trial_label
-from ..errors import SingleStudyWarning
+from ..errors import DataProblem, SingleStudyWarning, StudyDataError
 from ..models.conversions import combine_arms, fill_mean_sd
 from ..models.effects import effect_sizes
 from ..models.pooling import PoolResult, pool
@@ -288,6 +289,7 @@ def run_analysis(data: StudyData, spec: AnalysisSpec) -> AnalysisResult:
                 reason = r["exclusion_reason"] if pd.notna(r["exclusion_reason"]) else ""
                 skipped.append({"study_id": sid, "reason": f"not included in the review ({r['inclusion_status']}: {reason})"})
     excluded = pd.DataFrame(skipped, columns=["study_id", "reason"]).sort_values("study_id", ignore_index=True)
+    _refuse_repeated_studies(data, spec, list(studies["study_id"]) if len(studies) else [])
     pooled = None
     if len(studies):
         studies = studies.sort_values(["year", "study_id"], ignore_index=True)
@@ -301,6 +303,26 @@ def run_analysis(data: StudyData, spec: AnalysisSpec) -> AnalysisResult:
 def run_all(data: StudyData) -> dict[str, AnalysisResult]:
     """Every declared analysis, keyed by ``analysis_id``."""
     return {spec.analysis_id: run_analysis(data, spec) for spec in analysis_specs(data)}
+
+
+def _refuse_repeated_studies(data: StudyData, spec: AnalysisSpec, entering: list[str]) -> None:
+    """One study counts once: two trials.csv rows that are reports of one study (reports.csv links one to
+    the other, or they share a registration) must not both enter an analysis. Validation refuses such
+    data; this guards data loaded without validation or built in code."""
+    groups = study_groups(data.trials, data.reports, data.registrations)
+    first: dict[str, str] = {}
+    problems = []
+    for sid in entering:
+        study = groups.get(sid, sid)
+        if study in first and first[study] != sid:
+            problems.append(DataProblem(
+                f"analysis {spec.analysis_id!r}: trial {sid!r} is a report of the same study as {first[study]!r} "
+                f"(study {study!r}); the study would enter the analysis twice", file=f"{data.path.name}/trials.csv",
+                column="study_id", value=sid, fix="keep one study_id for the study in trials.csv and list the other "
+                "publication in reports.csv, with its results rows pointing at the surviving study_id"))  # fmt: skip
+        first.setdefault(study, sid)
+    if problems:
+        raise StudyDataError(problems)
 
 
 def _label(row: pd.Series) -> str:

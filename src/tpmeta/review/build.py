@@ -1,5 +1,6 @@
 """The whole review in one object: every declared analysis, the risk-of-bias judgements that go with
-it, RoB-restricted sensitivity results, and the suggested/final GRADE ratings.
+it (with what each rests on: PEDro-informed answers fill what abstracts leave out), RoB-restricted
+sensitivity results, and the suggested/final GRADE ratings.
 
 Used by the report notebook and by ``tpmeta add-study`` (:func:`add_study` compares the reviews before
 and after the new trial).
@@ -22,8 +23,11 @@ from ..diagnostics.sensitivity import restrict
 from ..models.pooling import PoolResult
 from .analyses import AnalysisResult, run_all
 
-__all__ = ["Review", "add_study", "build_review", "compare_reviews"]
+__all__ = ["Review", "add_study", "build_review", "compare_reviews", "ASSESSED_BEYOND_ABSTRACT"]
 
+
+#: Label of the sensitivity analysis restricted to trials assessed from more than an abstract.
+ASSESSED_BEYOND_ABSTRACT = "trials assessed beyond the abstract (full text, PEDro or registry)"
 
 #: Outcomes on which a lower value is better (a negative SMD or MD favours the intervention).
 LOWER_IS_BETTER = ("pain_intensity", "disability", "headache_frequency")
@@ -46,6 +50,26 @@ class Review:
             return [None] * len(res.studies)
         table = self.rob[self.rob["outcome"] == res.spec.outcome].set_index("study_id")[domain]
         return [table.get(s) for s in res.studies["study_id"]]
+
+    def _rob_column(self, analysis_id: str, column: str) -> list[Any]:
+        res = self.analyses[analysis_id]
+        if not len(res.studies) or not len(self.rob) or column not in self.rob:
+            return [None] * len(res.studies)
+        table = self.rob[self.rob["outcome"] == res.spec.outcome].set_index("study_id")[column]
+        return [table.get(s) for s in res.studies["study_id"]]
+
+    def rob_floor(self, analysis_id: str, domain: str = "overall") -> list[str | None]:
+        """Each pooled study's *floor* for ``domain``: the judgement its reported information supports,
+        with what the abstract leaves out answered favourably (None: not assessed); pooled order."""
+        if domain not in ("overall", "d1", "d2", "d3", "d4", "d5"):
+            raise ValueError(f"domain={domain!r} is not valid; choose overall or d1 … d5")
+        return self._rob_column(analysis_id, f"{domain}_floor")
+
+    def rob_beyond_abstract(self, analysis_id: str) -> list[bool]:
+        """Whether each pooled study's assessment rests on more than an abstract (full text, PEDro
+        record or registry for at least one answer); pooled order, False when not assessed."""
+        return [bool(v) if v is not None and not pd.isna(v) else False
+                for v in self._rob_column(analysis_id, "beyond_abstract")]  # fmt: skip
 
     def forest_arguments(self, analysis_id: str) -> dict[str, Any]:
         """Everything a forest plot of this analysis needs besides the result, decided in one place so
@@ -81,15 +105,17 @@ class Review:
         return pd.DataFrame(rows)
 
     def rob_restricted(self, analysis_id: str, domain: str = "overall") -> dict[str, PoolResult | None]:
-        """The analysis restricted to trials at low risk, and to trials not at high risk, for the
-        overall judgement or one domain (``d1`` … ``d5``)."""
+        """The analysis restricted to trials at low risk, to trials not at high risk (for the overall
+        judgement or one domain, ``d1`` … ``d5``), and to trials whose assessment rests on more than an
+        abstract (full text, PEDro record or registry)."""
         res = self.analyses[analysis_id]
         if res.pooled is None:
-            return {"low risk only": None, "excluding high risk": None}
+            return {"low risk only": None, "excluding high risk": None, ASSESSED_BEYOND_ABSTRACT: None}
         overall = self.overall_rob(analysis_id, domain)
         return {
             "low risk only": restrict(res.pooled, [o == "low" for o in overall]),
             "excluding high risk": restrict(res.pooled, [o in ("low", "some concerns") for o in overall]),
+            ASSESSED_BEYOND_ABSTRACT: restrict(res.pooled, self.rob_beyond_abstract(analysis_id)),
         }
 
     def summary(self) -> pd.DataFrame:
@@ -113,7 +139,7 @@ class Review:
 def build_review(data: StudyData) -> Review:
     """Run every analysis in ``data.analyses`` and attach risk of bias and GRADE."""
     analyses = run_all(data)
-    rob = rob2_table(data.rob2) if len(data.rob2) else pd.DataFrame(
+    rob = rob2_table(data.rob2, pedro=data.pedro) if len(data.rob2) else pd.DataFrame(
         columns=["study_id", "outcome", "d1", "d2", "d3", "d4", "d5", "overall"])  # fmt: skip
     review = Review(data=data, analyses=analyses, rob=rob, grade={})
     overrides = data.grade
@@ -123,7 +149,7 @@ def build_review(data: StudyData) -> Review:
             continue
         participants = float(np.nansum(res.studies["n1"]) + np.nansum(res.studies["n2"]))
         g = suggest_grade(aid, res.pooled, review.overall_rob(aid), participants, res.spec.mid,
-                          ratio=res.spec.measure.is_ratio)
+                          ratio=res.spec.measure.is_ratio, rob_floor=review.rob_floor(aid))
         grades[aid] = apply_overrides(g, overrides) if len(overrides) else g
     return Review(data=data, analyses=analyses, rob=rob, grade=grades)
 

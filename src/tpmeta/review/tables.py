@@ -13,11 +13,13 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from ..dataset.provenance import logged_searches
 from ..dataset.studies import StudyData, trial_label
 from .analyses import AnalysisResult
 
 __all__ = [
     "flow_counts", "characteristics_table", "reviews_table", "claims_table", "format_effect", "markdown_table",
+    "rob_sentence",
 ]
 
 
@@ -40,21 +42,41 @@ def flow_counts(data: StudyData, results: Mapping[str, AnalysisResult] | None = 
     One row per box or detail line: ``phase`` (Identification, Screening, Included), ``kind`` (``main``:
     a box of the main column; ``side``: the box to its right, for what left the flow at that step;
     ``detail``: a line inside the box above it), ``step`` (the text) and ``trials`` (NA where the count
-    was not recorded). The arithmetic is PRISMA's: records screened − excluded = reports sought;
-    sought − not retrieved = assessed; assessed − excluded = included. In this register a "report" is the
-    trial's accessible publication record — an abstract, and the full text where it could be reached — so
-    a trial can be judged eligible from its abstract while its results still need the full text; the
-    included box says how many.
+    was not recorded). The arithmetic is PRISMA's: records identified - removed before screening =
+    screened; screened - excluded = reports sought; sought - not retrieved = assessed; assessed - excluded
+    = included. In this register a "report" is the trial's accessible publication record — an abstract,
+    and the full text where it could be reached — so a trial can be judged eligible from its abstract
+    while its results still need the full text; the included box says how many.
+
+    Identification comes from the search log (``searches.csv``, PRISMA-S) where it has numbers: each
+    logged search adds its ``hits``, and the records it returned that did not become a new trial (already
+    in the register, or not a report of a trial) are removed before screening. Trials no logged search
+    added (their ``identified_via`` names no logged search_id) are counted by the route their
+    ``identified_via`` records, as records whose searches were not logged.
     """
     t = data.trials
     status = t["inclusion_status"]
     excluded, awaiting, inc = t[status == "excluded"], t[status == "awaiting"], t[status == "included"]
-    rows: list[tuple[str, str, str, Any]] = [("Identification", "main", "Records identified", len(t))]
-    routes = t["identified_via"].fillna("not recorded").map(_source_group).value_counts()
+    logged = logged_searches(getattr(data, "searches", None))
+    via = t["identified_via"].fillna("not recorded").astype(str)
+    by_search = via.map(lambda v: any(re.search(rf"(?<![\w-]){re.escape(str(s))}(?![\w-])", v) for s in logged["search_id"]))
+    routes = via[~by_search].map(_source_group).value_counts()
+    removed = int((logged["hits"] - logged["new_trials"]).sum()) if len(logged) else pd.NA
+    rows: list[tuple[str, str, str, Any]] = [
+        ("Identification", "main", "Records identified", int(logged["hits"].sum()) + int((~by_search).sum()))]
+    hits = logged.groupby("source")["hits"].sum() if len(logged) else pd.Series(dtype=int)
+    for source in sorted(hits.index, key=lambda s: (-hits[s], s)):
+        rows.append(("Identification", "detail", f"logged searches, {source}", int(hits[source])))
     for route in sorted(routes.index, key=lambda r: (-routes[r], r)):
-        rows.append(("Identification", "detail", route, int(routes[route])))
-    rows.append(("Identification", "side", "Records removed before screening", pd.NA))
-    rows.append(("Identification", "detail", "duplicates: not logged (each trial entered once)", pd.NA))
+        label = f"{route} (register trials; searches not logged)" if len(logged) else route
+        rows.append(("Identification", "detail", label, int(routes[route])))
+    rows.append(("Identification", "side", "Records removed before screening", removed))
+    if len(logged):
+        rows.append(("Identification", "detail", "logged searches: already in the register or not a report of a trial",
+                     removed))  # fmt: skip
+        rows.append(("Identification", "detail", "duplicates in the unlogged searches: not logged", pd.NA))
+    else:
+        rows.append(("Identification", "detail", "duplicates: not logged (each trial entered once)", pd.NA))
     rows.append(("Screening", "main", "Records screened", len(t)))
     rows.append(("Screening", "side", "Records excluded", len(excluded)))
     reasons = excluded["exclusion_reason"].fillna("not recorded").map(_short_reason).value_counts()
@@ -82,12 +104,16 @@ def flow_counts(data: StudyData, results: Mapping[str, AnalysisResult] | None = 
 
 
 def _source_group(text: str) -> str:
+    """The route of ``identified_via``: a review's reference list only when the entry starts from the review
+    ("Lu 2022 review ... Table 1"); a search that merely mentions a review ("... Lu 2022 inclusion not
+    verified", "trials of the kind pooled by Denneny 2019") is a search."""
     low = str(text).lower()
-    for key, label in (("lu 2022", "reference lists of reviews"), ("denneny", "reference lists of reviews"),
-                       ("search", "database and web searches"), ("review", "reference lists of reviews"),
-                       ("brief", "database and web searches")):  # fmt: skip
-        if key in low:
-            return label
+    if re.match(r"\s*(lu 2022|denneny)", low) or "reference list" in low:
+        return "reference lists of reviews"
+    if "brief" in low:
+        return "named in the project brief"
+    if "search" in low:
+        return "database and web searches"
     return "other routes"
 
 
@@ -170,11 +196,13 @@ def register_sentence(counts: Mapping[str, int]) -> str:
 
 
 def claims_table(
-    data: StudyData, results: Mapping[str, AnalysisResult], certainty: Mapping[str, str] | None = None
+    data: StudyData, results: Mapping[str, AnalysisResult], certainty: Mapping[str, str] | None = None,
+    rob: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Each claim of the source article with, in plain language, what the trials and the published
     reviews show. ``claims.csv`` names, per claim, the analyses (space-separated ``analysis_id``), the
-    reviews and the trials without usable numbers that speak to it."""
+    reviews and the trials without usable numbers that speak to it. Given the RoB 2 table (``rob``,
+    from :func:`tpmeta.appraisal.rob2.rob2_table`), the bottom line adds :func:`rob_sentence`."""
     rows = []
     trials = data.trials.set_index("study_id")
     for c in data.claims.itertuples():
@@ -203,8 +231,10 @@ def claims_table(
                          + ", ".join(_cite(trials, i) for i in ids) + ".")  # fmt: skip
         evidence = " ".join(parts) if parts else "No randomised trials found in this review's register."
         analysed = [results[a] for a in analysis_ids if a in results]
+        bottom = _bottom_line(analysed, bool(reviews), bool(ids), certainty or {})
+        rob_text = rob_sentence(data, results, rob, analysis_ids) if rob is not None else ""
         rows.append({"claim": c.claim, "article says": c.article_quote,
-                     "bottom line": _bottom_line(analysed, bool(reviews), bool(ids), certainty or {}),
+                     "bottom line": f"{bottom} {rob_text}".strip(),
                      "what the evidence shows": evidence})  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -314,11 +344,11 @@ def markdown_table(frame: pd.DataFrame) -> str:
 
 
 def key_findings(data: StudyData, results: Mapping[str, AnalysisResult],
-                 certainty: Mapping[str, str] | None = None) -> pd.DataFrame:  # fmt: skip
+                 certainty: Mapping[str, str] | None = None, rob: pd.DataFrame | None = None) -> pd.DataFrame:  # fmt: skip
     """The report's opening box: per claim of the article, the bottom line (the same sentence as the
-    claims table), the GRADE certainty where an analysis was rated, and how many trials with checked
-    results speak to it."""
-    claims = claims_table(data, results, certainty)
+    claims table, with what the risk-of-bias assessments can and cannot say), the GRADE certainty where
+    an analysis was rated, and how many trials with checked results speak to it."""
+    claims = claims_table(data, results, certainty, rob)
     rows = []
     for c, line in zip(data.claims.itertuples(), claims["bottom line"]):
         ids = str(c.analysis_id).split() if isinstance(c.analysis_id, str) else []
@@ -328,6 +358,70 @@ def key_findings(data: StudyData, results: Mapping[str, AnalysisResult],
         rows.append({"question": c.claim, "bottom line": line, "certainty": ", ".join(levels) or "not rated",
                      "trials with checked results": n})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+#: Domain names as they read in a sentence.
+_DOMAIN_PHRASES = {"d1": "the randomisation process", "d2": "deviations from the intended interventions",
+                   "d3": "missing outcome data", "d4": "measurement of the outcome",
+                   "d5": "selection of the reported result"}  # fmt: skip
+
+
+def _flag(value: object) -> bool:
+    return bool(value) if value is not None and not pd.isna(value) else True
+
+
+def rob_sentence(data: StudyData, results: Mapping[str, AnalysisResult], rob: pd.DataFrame | None,
+                 analysis_ids: list[str] | None = None) -> str:  # fmt: skip
+    """What the RoB 2 assessments of the trials behind ``analysis_ids`` (default: every analysis) say,
+    keeping a reported flaw apart from what abstracts leave out: "at high risk because of …" only for a
+    flaw the reports state, "could not be assessed from their abstracts" for judgements that rest only
+    on what abstracts leave out, and the concerns the reports do support. Empty without assessments.
+    """
+    if rob is None or not len(rob) or "overall_assessable" not in rob:
+        return ""
+    ids = list(results) if analysis_ids is None else [a for a in analysis_ids if a in results]
+    table = rob.set_index(["study_id", "outcome"])
+    pairs = sorted({(s, results[a].spec.outcome) for a in ids for s in results[a].studies.get("study_id", [])
+                    if (s, results[a].spec.outcome) in table.index})  # fmt: skip
+    if not pairs:
+        return ""
+    trials = sorted({s for s, _ in pairs})
+    labels = data.trials.set_index("study_id")
+    cite = {s: trial_label(s, labels.loc[s, "authors"], labels.loc[s, "year"]) if s in labels.index else s for s in trials}
+    gaps, flaws, concerns, beyond = set(), {}, set(), set()
+    for s, o in pairs:
+        r = table.loc[(s, o)]
+        if not _flag(r.get("overall_assessable")):
+            gaps.add(s)
+        if _flag(r.get("beyond_abstract")) and r.get("beyond_abstract") is not None:
+            beyond.add(s)
+        for d in _DOMAIN_PHRASES:
+            if r.get(d) == "high" and _flag(r.get(f"{d}_assessable")):
+                flaws.setdefault(d, set()).add(s)
+            if r.get(f"{d}_floor") == "some concerns":
+                concerns.add(d)
+    k, n_gap = len(trials), len(gaps)
+    parts = []
+    for d, who in flaws.items():
+        parts.append(f"at high risk because of a reported flaw in {_DOMAIN_PHRASES[d]} "
+                     f"({', '.join(cite[s] for s in sorted(who))})")  # fmt: skip
+    if n_gap:
+        if k == 1:
+            parts.append("the trial could not be fully assessed from its abstract")
+        elif n_gap == k:
+            parts.append(f"no trial could be fully assessed from its abstract ({k} of {k})")
+        elif n_gap > k / 2:
+            parts.append(f"most trials ({n_gap} of {k}) could not be assessed from their abstracts")
+        else:
+            parts.append(f"{n_gap} of {k} trials could not be assessed from their abstracts")
+    if concerns:
+        phrases = [_DOMAIN_PHRASES[d] for d in _DOMAIN_PHRASES if d in concerns]
+        parts.append("what the reports state gives some concerns about " + " and ".join(phrases))
+    if beyond:
+        parts.append(f"{len(beyond)} of {k} assessed with more than an abstract (PEDro record or full text)")
+    if not parts:
+        parts.append("low risk of bias")
+    return "Risk of bias: " + "; ".join(parts) + "."
 
 
 _DOI = re.compile(r"doi:(10\.\d{4,9}/[^\s<>\"'&]*[^\s<>\"'&.,;:)])")  # not trailing punctuation
