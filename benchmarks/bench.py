@@ -195,6 +195,22 @@ def parity_rows(table: "Table", mf: dict) -> None:
     eg = tpmeta.egger_test(fr, model="rma")
     table.add("Egger's test as regtest(model=\"rma\")", best(lambda: tpmeta.egger_test(fr, model="rma"), 200), "",
               **peer("regtest_rma", "regtest_rma_p", eg.pvalue, 1e-6))
+    bayes_rows(table)
+
+
+def bayes_rows(table: "Table") -> None:
+    """Bayesian random effects by quadrature (#14). No R peer: bayesmeta is not packaged for Debian, and
+    the tests compare against R's integrate instead (tests/reference/bayes_reference.R)."""
+    y, v = sim(12, seed=11)
+    table.add("Bayesian RE (half-normal τ prior), k = 12, with shrinkage",
+              best(lambda: tpmeta.pool_bayes(y, v), 50), "≤ 2 ms")  # fmt: skip
+    Y, V = sim(12, n=10_000, seed=12)
+    table.add("Bayesian RE, 10,000 analyses × k = 12, batched",
+              best(lambda: tpmeta.pool_bayes_batch(Y, V), 1, 3), "≤ 1 s")  # fmt: skip
+    scales = np.geomspace(0.05, 5, 100)
+    yb, vb = np.broadcast_to(y, (100, 12)), np.broadcast_to(v, (100, 12))
+    table.add("prior sensitivity: 100 τ-prior scales, k = 12",
+              best(lambda: tpmeta.pool_bayes_batch(yb, vb, tau_scale=scales), 5, 3), "< 0.1 s")  # fmt: skip
 
 
 def network_arms(T: int = 20, K: int = 200, seed: int = 12):
