@@ -37,7 +37,7 @@ def test_flow_diagram_of_the_shipped_data(width):
     for phase in ("Identification", "Screening", "Included"):
         assert phase in names
     joined = " ".join(names)  # wrapped lines are separate texts
-    for title in ("Records excluded (n\u00a0=\u00a013)", "Reports sought for retrieval (n\u00a0=\u00a0152)",
+    for title in ("Records excluded (n\u00a0=\u00a013)", "Reports sought for retrieval (n\u00a0=\u00a0166)",
                   "Studies with results in a pooled analysis (n\u00a0=\u00a09)"):  # fmt: skip
         assert title in joined
     for _, b in texts:
