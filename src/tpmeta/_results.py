@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["ResultMixin", "format_number"]
+__all__ = ["ResultMixin", "CoefTableMixin", "format_number"]
 
 
 def format_number(value: Any, digits: int = 4) -> str:
@@ -65,3 +65,19 @@ class ResultMixin:
         )
         title = html.escape(type(self).__name__)
         return f"<table><caption>{title}</caption>{rows}</table>"
+
+
+class CoefTableMixin(ResultMixin):
+    """A result with a coefficient table (meta-regression, multilevel models): ``coef_frame()`` and the
+    table in the HTML repr. Needs fields ``names``, ``coef``, ``se``, ``statistic``, ``pvalue``,
+    ``ci_low``, ``ci_high``."""
+
+    def coef_frame(self) -> pd.DataFrame:
+        """One row per coefficient: estimate, se, statistic, pvalue, ci_low, ci_high."""
+        return pd.DataFrame({"estimate": self.coef, "se": self.se, "statistic": self.statistic,  # type: ignore[attr-defined]
+                             "pvalue": self.pvalue, "ci_low": self.ci_low, "ci_high": self.ci_high},  # type: ignore[attr-defined]
+                            index=pd.Index(self.names, name="term"))  # type: ignore[attr-defined]  # fmt: skip
+
+    def _repr_html_(self) -> str:
+        return super()._repr_html_() + self.coef_frame().to_html(float_format=format_number)
+

@@ -38,7 +38,7 @@ import pandas as pd
 from scipy import special
 
 from .._results import ResultMixin, format_number
-from ..errors import ConvergenceWarning, DataProblem, SingleStudyWarning, StudyDataError
+from ..errors import ConvergenceWarning, SingleStudyWarning
 from ..options import _Option, parse_option
 from ._bayes_quadrature import (
     PriorSpec,
@@ -49,7 +49,7 @@ from ._bayes_quadrature import (
     tau_cdf,
     tau_log_density,
 )
-from .pooling import _check_level, _validate_study_arrays
+from .pooling import _check_level, _study_inputs
 
 __all__ = [
     "BayesBatchResult", "BayesPoolResult", "MuPrior", "TauPrior", "TurnerComparison", "TurnerOutcome",
@@ -571,13 +571,7 @@ def pool_bayes(yi: Any, vi: Any, *, tau_prior: Any = "halfnormal", tau_scale: fl
         raise ValueError("tau_scale must be one number here; use pool_bayes_batch for several")
     mu_kind, mu_mean, mu_sd = _parse_mu_prior(mu_prior)
     level = _check_level(level)
-    if labels is None and isinstance(yi, pd.Series):
-        labels = yi.index
-    labels = None if labels is None else [str(x) for x in labels]
-    y, v = _validate_study_arrays(yi, vi, labels)
-    if labels is not None and len(labels) != y.size:
-        raise StudyDataError(DataProblem(f"{len(labels)} labels for {y.size} studies", column="labels",
-                                         fix="give one label per study"))  # fmt: skip
+    y, v, labels = _study_inputs(yi, vi, labels)
     if y.size == 1:
         warnings.warn(f"only one study ('{labels[0] if labels else 1}'): the data cannot inform tau, so its "
                       "posterior is driven by the prior", SingleStudyWarning, stacklevel=2)  # fmt: skip

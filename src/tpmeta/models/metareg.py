@@ -48,11 +48,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._results import ResultMixin, format_number
+from .._results import CoefTableMixin, format_number
 from ..errors import ConvergenceWarning, DataProblem, StudyDataError
 from ..options import Method, Test, parse_option
 from .metareg_engine import _BatchFit, _Design, _fit_batch, _fit_stats, _is_t
-from .pooling import DEFAULT_MAX_ITER, DEFAULT_TOL, _check_level, _validate_study_arrays
+from .pooling import DEFAULT_MAX_ITER, DEFAULT_TOL, _check_level, _study_inputs
 
 __all__ = ["meta_regression", "MetaRegResult"]
 
@@ -157,7 +157,7 @@ def _check_rank(X: np.ndarray, names: list[str], intercept_col: int | None) -> N
 
 
 @dataclass(frozen=True, repr=False)
-class MetaRegResult(ResultMixin):
+class MetaRegResult(CoefTableMixin):
     """A fitted meta-regression (mixed-effects model); definitions in :mod:`tpmeta.models.metareg`.
 
     Attributes
@@ -220,15 +220,6 @@ class MetaRegResult(ResultMixin):
 
     _array_fields = ("names", "coef", "se", "statistic", "pvalue", "ci_low", "ci_high", "vcov",
                      "yi", "vi", "X", "labels")  # fmt: skip
-
-    def coef_frame(self) -> pd.DataFrame:
-        """One row per coefficient: estimate, se, statistic, pvalue, ci_low, ci_high."""
-        return pd.DataFrame({"estimate": self.coef, "se": self.se, "statistic": self.statistic,
-                             "pvalue": self.pvalue, "ci_low": self.ci_low, "ci_high": self.ci_high},
-                            index=pd.Index(self.names, name="term"))  # fmt: skip
-
-    def _repr_html_(self) -> str:
-        return super()._repr_html_() + self.coef_frame().to_html(float_format=format_number)
 
     def __repr__(self) -> str:
         dist = f"F({self.qm_df}, {self.qm_df2})" if self.qm_df2 is not None else f"chi2({self.qm_df})"
@@ -312,13 +303,7 @@ def meta_regression(
         tau2 = float(tau2)
         if not (math.isfinite(tau2) and tau2 >= 0):
             raise ValueError(f"tau2={tau2!r} must be a finite number >= 0")
-    if labels is None and isinstance(yi, pd.Series):
-        labels = yi.index
-    labels = None if labels is None else [str(x) for x in labels]
-    y, v = _validate_study_arrays(yi, vi, labels)
-    if labels is not None and len(labels) != y.size:
-        raise StudyDataError(DataProblem(f"{len(labels)} labels for {y.size} studies", column="labels",
-                                         fix="give one label per study"))  # fmt: skip
+    y, v, labels = _study_inputs(yi, vi, labels)
     X, names, icol = _design(mods, y.size, intercept, labels)
     k, p = X.shape
     need = p if (method is Method.FE or fixed) else p + 1

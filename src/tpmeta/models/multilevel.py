@@ -43,12 +43,12 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-from .._results import ResultMixin, format_number
+from .._results import CoefTableMixin, ResultMixin, format_number
 from ..errors import ConvergenceWarning, DataProblem, StudyDataError
 from ..options import Method, MultilevelTest, parse_option
 from .metareg import _design
 from .metareg_engine import _Design
-from .pooling import _check_level, _validate_study_arrays
+from .pooling import _check_level, _study_inputs
 from .tau2 import DEFAULT_MAX_ITER, DEFAULT_TOL
 
 __all__ = ["multilevel", "MultilevelResult", "profile_sigma2", "Sigma2Profile"]
@@ -272,7 +272,7 @@ def _check_sigma2(sigma2: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 @dataclass(frozen=True, repr=False)
-class MultilevelResult(ResultMixin):
+class MultilevelResult(CoefTableMixin):
     """A fitted three-level model; definitions in :mod:`tpmeta.models.multilevel`.
 
     Attributes
@@ -349,15 +349,6 @@ class MultilevelResult(ResultMixin):
         """``[I²_between, I²_within]`` in percent."""
         return np.array([self.i2_between, self.i2_within])
 
-    def coef_frame(self) -> pd.DataFrame:
-        """One row per coefficient: estimate, se, statistic, pvalue, ci_low, ci_high."""
-        return pd.DataFrame({"estimate": self.coef, "se": self.se, "statistic": self.statistic,
-                             "pvalue": self.pvalue, "ci_low": self.ci_low, "ci_high": self.ci_high},
-                            index=pd.Index(self.names, name="term"))  # fmt: skip
-
-    def _repr_html_(self) -> str:
-        return super()._repr_html_() + self.coef_frame().to_html(float_format=format_number)
-
     def __repr__(self) -> str:
         flag = {True: " (fixed)", False: ""}
         lines = [f"MultilevelResult(method={self.method.value}, test={self.test.value}, k={self.k}, "
@@ -381,13 +372,7 @@ class MultilevelResult(ResultMixin):
 
 
 def _prepare(yi, vi, study, mods, intercept, labels):
-    if labels is None and isinstance(yi, pd.Series):
-        labels = yi.index
-    labels = None if labels is None else [str(x) for x in labels]
-    y, v = _validate_study_arrays(yi, vi, labels)
-    if labels is not None and len(labels) != y.size:
-        raise StudyDataError(DataProblem(f"{len(labels)} labels for {y.size} effect sizes", column="labels",
-                                         fix="give one label per effect size"))  # fmt: skip
+    y, v, labels = _study_inputs(yi, vi, labels, ("effect sizes", "effect size"))
     codes, levels = _study_codes(study, y.size, labels)
     X, names, icol = _design(mods, y.size, intercept, labels)
     return y, v, codes, levels, X, names, icol, labels

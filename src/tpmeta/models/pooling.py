@@ -375,6 +375,20 @@ def _as_float_array(values: Any, column: str, labels: list[str] | None) -> np.nd
 _LARGEST = 1e100
 
 
+def _study_inputs(yi: Any, vi: Any, labels: Any, unit: tuple[str, str] = ("studies", "study")
+                  ) -> tuple[np.ndarray, np.ndarray, list[str] | None]:  # fmt: skip
+    """Validated effect sizes, variances and labels, read the same way by every estimator: labels from
+    the argument or from a pandas index of ``yi``, one per entry (``unit``: plural and singular name)."""
+    if labels is None and isinstance(yi, pd.Series):
+        labels = yi.index
+    labels = None if labels is None else [str(x) for x in labels]
+    y, v = _validate_study_arrays(yi, vi, labels)
+    if labels is not None and len(labels) != y.size:
+        raise StudyDataError(DataProblem(f"{len(labels)} labels for {y.size} {unit[0]}", column="labels",
+                                         fix=f"give one label per {unit[1]}"))  # fmt: skip
+    return y, v, labels
+
+
 def _validate_study_arrays(
     yi: Any, vi: Any, labels: list[str] | None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -472,13 +486,7 @@ def pool(
     method = parse_option(Method, method, "method")
     test = parse_option(Test, test, "test")
     level = _check_level(level)
-    if labels is None and isinstance(yi, pd.Series):
-        labels = yi.index
-    labels = None if labels is None else [str(x) for x in labels]
-    y, v = _validate_study_arrays(yi, vi, labels)
-    if labels is not None and len(labels) != y.size:
-        raise StudyDataError(DataProblem(f"{len(labels)} labels for {y.size} studies", column="labels",
-                                         fix="give one label per study"))  # fmt: skip
+    y, v, labels = _study_inputs(yi, vi, labels)
     if y.size == 1:
         warnings.warn(
             f"only one study ('{labels[0] if labels else 1}'): the pooled result is that study's own estimate",

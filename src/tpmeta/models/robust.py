@@ -43,7 +43,7 @@ from .._results import ResultMixin, format_number
 from ..errors import DataProblem, StudyDataError
 from .metareg import MetaRegResult, _design
 from .multilevel import MultilevelResult, _study_codes
-from .pooling import _check_level, _validate_study_arrays
+from .pooling import _check_level, _study_inputs
 
 __all__ = ["robust", "RobustResult", "rve", "RveResult"]
 
@@ -235,10 +235,7 @@ def rve(yi: Any, vi: Any, *, study: Any, mods: Any = None, intercept: bool = Tru
     if not 0.0 <= rho <= 1.0:
         raise ValueError(f"rho={rho!r} must be a correlation in [0, 1]")
     level = _check_level(level)
-    if labels is None and isinstance(yi, pd.Series):
-        labels = yi.index
-    labels = None if labels is None else [str(x) for x in labels]
-    y, v = _validate_study_arrays(yi, vi, labels)
+    y, v, labels = _study_inputs(yi, vi, labels)
     codes, levels = _study_codes(study, y.size, labels)
     X, names, _ = _design(mods, y.size, intercept, labels)
     k, p = X.shape

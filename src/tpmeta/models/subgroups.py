@@ -30,7 +30,7 @@ from .._results import ResultMixin, format_number
 from ..errors import DataProblem, SingleStudyWarning, StudyDataError
 from ..options import Method, Test, parse_option
 from .metareg import MetaRegResult, meta_regression
-from .pooling import PoolResult, _check_level, _validate_study_arrays, pool
+from .pooling import PoolResult, _check_level, _study_inputs, pool
 
 __all__ = ["subgroup_analysis", "SubgroupResult"]
 
@@ -150,10 +150,7 @@ def subgroup_analysis(
     level = _check_level(level)
     if tau2 not in ("separate", "common"):
         raise ValueError(f"tau2={tau2!r} is not valid; choose one of 'separate', 'common'")
-    if labels is None and isinstance(yi, pd.Series):
-        labels = yi.index
-    labels = None if labels is None else [str(x) for x in labels]
-    y, v = _validate_study_arrays(yi, vi, labels)
+    y, v, labels = _study_inputs(yi, vi, labels)
     cat, variable = _groups(groups, y.size, labels)
     codes, levels = np.asarray(cat.codes), [str(c) for c in cat.categories]
     G, k = len(levels), y.size
