@@ -394,3 +394,20 @@ def test_tiff_is_rgb_and_eps_keeps_text(tmp_path):
         assert im.mode == "RGB" and round(im.info["dpi"][0]) == 1200  # no alpha channel: journals reject it
     eps = paths[1].read_bytes()
     assert eps.startswith(b"%!PS-Adobe") and b"EPSF" in eps[:40] and b"Type 3" not in eps
+
+
+def test_rob_judgements_resting_on_abstract_gaps_are_rings_with_a_legend_line():
+    """As in the traffic-light plot: a judgement that rests only on what the abstract leaves out is a ring
+    in its colour around a pale centre, and the key says so; assessable ones stay solid."""
+    from matplotlib.colors import to_hex
+
+    yi, vi, labels = synthetic(2, seed=3)
+    rob = pd.DataFrame({"d1": ["low", "high"], "overall": ["low", "high"], "d1_assessable": [True, False],
+                        "overall_assessable": [True, False]}, index=labels)  # fmt: skip
+    fig = forest_plot(pool(yi, vi, labels=labels), rob=rob)
+    circles = next(c for c in fig.findobj() if getattr(c, "get_gid", lambda: None)() == "rob-circles")
+    faces = [to_hex(c) for c in circles.get_facecolors()]
+    widths = list(circles.get_linewidths())
+    assert widths == [0.3, 0.3, 1.2, 1.2]  # study 1 solid, study 2 rings
+    assert faces[2] != faces[0] and faces[2] == faces[3]
+    assert any("not assessable from the abstract" in t.get_text() for t in fig.texts + fig.axes[0].texts)

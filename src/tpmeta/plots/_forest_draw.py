@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ._forest_parts import ROB_STYLE, judgement
-from .style import COLORS, readable_ink
+from .style import COLORS, readable_ink, tint
 
 PT = 1.0 / 72.0
 
@@ -146,18 +146,22 @@ def _draw_rob(lay: Any, fig: Any, text: Any, x0: float, top: float, CircleCollec
     from matplotlib.transforms import IdentityTransform
 
     d = 0.82 * lay.pitch / PT
-    offsets, colors = [], []
+    offsets, fills, edges, widths = [], [], [], []
     for r in lay.rows:
         if r.kind != "study" or r.study.rob is None:
             continue
         for c in rob_cols:
             symbol, color = ROB_STYLE[judgement(r.study.rob.get(c.key))]
+            # a judgement that rests only on what the abstract leaves out: a ring around a pale centre
+            hollow = r.study.rob.get(f"{c.key}_assessable") is False
+            fill = tint(color) if hollow else color
             xc = c.x + c.width / 2
-            offsets.append((x0 + xc, top - r.y)), colors.append(color)
+            offsets.append((x0 + xc, top - r.y))
+            fills.append(fill), edges.append(color if hollow else "#333333"), widths.append(1.2 if hollow else 0.3)
             text(xc, r.y, symbol, ha="center", size=lay.fs * 0.95, fontweight="bold", gid="rob-symbol",
-                 color=readable_ink(color))
+                 color=readable_ink(fill))
     coll = CircleCollection([math.pi * (d / 2) ** 2] * len(offsets), offsets=offsets,
-                            offset_transform=fig.dpi_scale_trans, facecolors=colors,
-                            edgecolors="#333333", linewidths=0.3, gid="rob-circles")  # fmt: skip
+                            offset_transform=fig.dpi_scale_trans, facecolors=fills,
+                            edgecolors=edges, linewidths=widths, gid="rob-circles")  # fmt: skip
     coll.set_transform(IdentityTransform())  # sizes are in points, offsets in figure inches
     fig.add_artist(coll)

@@ -470,6 +470,9 @@ class _Forest:
             names = [f"{str(k).upper()} {ROB2_DOMAINS[str(k).lower()]}" for k in self.rob_keys
                      if str(k).lower() in ROB2_DOMAINS]  # fmt: skip
             key = ["Judgement: + low", "\u2212 some concerns", "\u00d7 high", "? no information"]
+            if any(s.rob is not None and any(s.rob.get(f"{k}_assessable") is False for k in self.rob_keys)
+                   for s in self.all_studies):  # fmt: skip
+                key.append("ring with pale centre: not assessable from the abstract")
             paragraphs = ([["Risk of bias domains: " + names[0], *names[1:]]] if names else []) + [key]
             s = "\n".join(pack_parts(p, self.width - 6 * PT, m, fs * 0.9) for p in paragraphs)
             y += 0.4 * lh

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from .style import font_family, get_renderer, new_figure, readable_ink, style
+from .style import font_family, get_renderer, new_figure, readable_ink, style, tint
 
 __all__ = ["PALETTES", "traffic_light_plot", "rob_summary_plot", "DOMAIN_LABELS", "GAP_LABEL"]
 
@@ -47,13 +47,6 @@ DOMAIN_LABELS = {
 #: Legend text for judgements that rest only on what an abstract leaves out.
 GAP_LABEL = "Not assessable from the abstract"
 _GAP_FILL, _GAP_HATCH, _GAP_EDGE = "#FFFFFF", "////", "#555555"
-
-
-def _tint(colour: str, amount: float = 0.25) -> str:
-    """``colour`` mixed with white (``amount`` of the colour): the pale centre of a hollow symbol."""
-    from matplotlib.colors import to_hex, to_rgb
-
-    return to_hex(tuple(1 - amount * (1 - c) for c in to_rgb(colour)))
 
 
 def _gaps(table: pd.DataFrame, col: str, levels: Sequence[str]) -> list[bool]:
@@ -147,7 +140,7 @@ def traffic_light_plot(
             levels = [_level(v) for v in (table[col] if col in table else [None] * n)]
             hollow = gap_cells.get(col, [False] * n)
             for i, lev in enumerate(levels):
-                fill = _tint(colours[lev]) if hollow[i] else colours[lev]
+                fill = tint(colours[lev]) if hollow[i] else colours[lev]
                 if hollow[i]:  # a thick ring in the judgement's colour around a pale centre
                     ax.plot(x, i, "o", ms=2 * radius_pt - 2.2, mfc=fill, mec=colours[lev], mew=2.2)
                 else:
@@ -166,7 +159,7 @@ def traffic_light_plot(
                    borderaxespad=0.0)  # fmt: skip
         if any_gap:
             ring = "#666666"  # any judgement's colour: the ring is what matters
-            gap_handle = Line2D([], [], marker="o", ls="", ms=6, mfc=_tint(ring), mec=ring, mew=1.6,
+            gap_handle = Line2D([], [], marker="o", ls="", ms=6, mfc=tint(ring), mec=ring, mew=1.6,
                                 label=f"Hollow: {GAP_LABEL.lower()}")  # fmt: skip
             fig.legend(handles=[gap_handle], loc="lower center", ncol=1, prop={"family": family, "size": fs - 0.5},
                        frameon=False, bbox_to_anchor=(0.5, (key_h + 0.02) / fig_h), handletextpad=0.3,

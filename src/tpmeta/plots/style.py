@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["HOUSE_STYLE", "JOURNAL_WIDTHS", "COLORS", "save_figure", "figure_width", "font_family", "readable_ink"]
+__all__ = ["HOUSE_STYLE", "JOURNAL_WIDTHS", "COLORS", "save_figure", "figure_width", "font_family", "readable_ink", "tint"]
 
 MM_PER_INCH = 25.4
 
@@ -153,6 +153,13 @@ def _lean_family(name: str, paths: list[str]) -> str:
     except (OSError, KeyError, ValueError):  # pragma: no cover - read-only cache or an unusual font file
         return name
     return lean
+
+
+def tint(colour: Any, amount: float = 0.25) -> str:
+    """``colour`` mixed with white (``amount`` of the colour): the pale centre of a hollow symbol."""
+    from matplotlib.colors import to_hex, to_rgb
+
+    return to_hex(tuple(1 - amount * (1 - c) for c in to_rgb(colour)))
 
 
 def readable_ink(fill: Any) -> str:

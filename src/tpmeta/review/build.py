@@ -90,7 +90,8 @@ class Review:
                 "effect_label": spec.measure.value, "ratio": ratio}  # fmt: skip
 
     def rob_rows(self, analysis_id: str) -> pd.DataFrame:
-        """Domain judgements of the pooled studies (label, d1…d5, overall), in forest-plot order."""
+        """Domain judgements of the pooled studies (label, d1…d5, overall), in forest-plot order, with
+        ``{domain}_assessable`` (False: the judgement rests only on what the abstract leaves out)."""
         res = self.analyses[analysis_id]
         cols = ["d1", "d2", "d3", "d4", "d5", "overall"]
         if not len(res.studies):
@@ -99,8 +100,11 @@ class Review:
         rows = []
         for sid, label in zip(res.studies["study_id"], res.studies["label"]):
             rec = {"study": label}
+            found = table is not None and sid in table.index
             for c in cols:
-                rec[c] = table.loc[sid, c] if table is not None and sid in table.index else None
+                rec[c] = table.loc[sid, c] if found else None
+                if found and f"{c}_assessable" in table.columns:
+                    rec[f"{c}_assessable"] = bool(table.loc[sid, f"{c}_assessable"])
             rows.append(rec)
         return pd.DataFrame(rows)
 
