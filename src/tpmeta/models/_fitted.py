@@ -38,6 +38,8 @@ class _Fitted:
     qe: float
     labels: tuple[str, ...]
     pooled: bool
+    #: the fit statistics the result already carries (metafor's ``fit.stats`` for its own likelihood)
+    stored_stats: dict[str, float] | None = None
 
     @property
     def k(self) -> int:
@@ -81,6 +83,8 @@ class _Fitted:
 
     def fit_stats(self, reml: bool, tau2: float | None = None, parms: int | None = None) -> dict[str, float]:
         """metafor's ``fit.stats`` (REML or ML column) at the fitted τ² (or the one given)."""
+        if tau2 is None and parms is None and self.stored_stats is not None and reml == (self.method is Method.REML):
+            return dict(self.stored_stats)  # computed once by meta_regression, at this τ² and likelihood
         return _fit_stats(self.y, self.v, self.X, self.icol, self.tau2 if tau2 is None else tau2,
                           self.parms if parms is None else parms, reml)  # fmt: skip
 
@@ -102,7 +106,8 @@ def fitted_view(result: Any) -> _Fitted:
                        vcov=np.asarray(result.vcov, float), tau2=float(result.tau2),
                        tau2_fixed=bool(result.tau2_fixed), method=result.method, test=result.test,
                        level=result.level, qe=float(result.qe), labels=tuple(result.labels),
-                       pooled=False)  # fmt: skip
+                       pooled=False, stored_stats={k: float(getattr(result, k)) for k in
+                                                   ("loglik", "deviance", "aic", "bic", "aicc")})  # fmt: skip
     if isinstance(result, PoolResult):
         k = len(result.yi)
         return _Fitted(y=np.asarray(result.yi, float), v=np.asarray(result.vi, float), X=np.ones((k, 1)),

@@ -99,9 +99,9 @@ def _ml_refit(f: _Fitted) -> _Fitted:
     if f.method is not Method.REML:
         return f
     if f.tau2_fixed:
-        return replace(f, method=Method.ML)
+        return replace(f, method=Method.ML, stored_stats=None)
     fit = _fit_batch(f.y, f.v, f.X, method=Method.ML, intercept_col=f.icol)
-    return replace(f, method=Method.ML, tau2=float(fit.tau2[0]))
+    return replace(f, method=Method.ML, tau2=float(fit.tau2[0]), stored_stats=None)  # stats of the new fit
 
 
 def anova(full: Any, reduced: Any, *, refit: bool = False) -> LRTResult:
