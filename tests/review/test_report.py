@@ -229,14 +229,21 @@ def test_identifiers_are_links(built):
     assert re.search(r'<a href="https://pubmed\.ncbi\.nlm\.nih\.gov/\d+/">PMID \d+</a>', html) or "PMID" not in html
 
 
-def test_diagnostic_figures_appear_where_they_apply(built):
+@pytest.fixture(scope="module")
+def shipped_results():
+    """The declared analyses of the shipped data, run once for the tests that compare the report to them."""
+    import tpmeta
+
+    return tpmeta.run_all(tpmeta.load_studies(ROOT / "studies"))
+
+
+def test_diagnostic_figures_appear_where_they_apply(built, shipped_results):
     """Baujat for every pooled analysis of 3 or more trials, GOSH from 5 (or a sentence saying none
     qualifies and why), the PRISMA 2020 flow, the RoB summary by trial, and the specification curve."""
-    import tpmeta
 
     _, index = built
     html = index.read_text(encoding="utf-8")
-    results = tpmeta.run_all(tpmeta.load_studies(ROOT / "studies"))
+    results = shipped_results
     for aid, res in results.items():
         has_baujat = f"figures/baujat_{aid}." in html
         assert has_baujat == (res.pooled is not None and res.k >= 3), aid
@@ -261,14 +268,13 @@ def test_worklist_section_lists_the_top_15_with_links(built):
     assert len(work) >= 15 and work["rank"].tolist() == list(range(1, len(work) + 1))
 
 
-def test_small_k_analyses_show_the_bayesian_result_and_which_to_read(built):
+def test_small_k_analyses_show_the_bayesian_result_and_which_to_read(built, shipped_results):
     """k = 2 … 4: the Bayesian result (half-normal(0.5) on τ) beside REML + HKSJ, with the sentence saying
     which to read, the shrinkage forest and the prior-sensitivity curve; on a raw (mm) scale, why not."""
-    import tpmeta
 
     _, index = built
     html = index.read_text(encoding="utf-8")
-    results = tpmeta.run_all(tpmeta.load_studies(ROOT / "studies"))
+    results = shipped_results
     small = {a: r for a, r in results.items() if r.pooled is not None and 2 <= r.k <= 4}
     assert small  # the shipped data have such analyses
     for aid, res in small.items():

@@ -169,14 +169,19 @@ def _finite(value: Any, name: str) -> float:
     return value
 
 
+def _split_prior(prior: Any, what: str, example: str) -> tuple[Any, tuple]:
+    """A prior given as a name or as (name, parameters...): the name and the parameters."""
+    if isinstance(prior, (tuple, list)):
+        if not prior:
+            raise ValueError(f"{what}=() is empty; give e.g. {example}")
+        return prior[0], tuple(prior[1:])
+    return prior, ()
+
+
 def _parse_tau_prior(tau_prior: Any, tau_scale: Any) -> tuple[TauPrior, np.ndarray, float, float]:
     """(kind, scales as an array, mean and sd of log τ² or NaN)."""
-    params: tuple = ()
-    if isinstance(tau_prior, (tuple, list)):
-        if not tau_prior:
-            raise ValueError("tau_prior=() is empty; give e.g. 'halfnormal' or ('lognormal', mean, sd)")
-        tau_prior, params = tau_prior[0], tuple(tau_prior[1:])
-    kind = parse_option(TauPrior, tau_prior, "tau_prior")
+    name, params = _split_prior(tau_prior, "tau_prior", "'halfnormal' or ('lognormal', mean, sd)")
+    kind = parse_option(TauPrior, name, "tau_prior")
     if kind is TauPrior.LOGNORMAL:
         if len(params) != 2:
             raise ValueError("tau_prior='lognormal' needs its parameters: ('lognormal', mean, sd) of log τ², "
@@ -193,12 +198,8 @@ def _parse_tau_prior(tau_prior: Any, tau_scale: Any) -> tuple[TauPrior, np.ndarr
 
 
 def _parse_mu_prior(mu_prior: Any) -> tuple[MuPrior, float, float | None]:
-    params: tuple = ()
-    if isinstance(mu_prior, (tuple, list)):
-        if not mu_prior:
-            raise ValueError("mu_prior=() is empty; give 'uniform' or ('normal', mean, sd)")
-        mu_prior, params = mu_prior[0], tuple(mu_prior[1:])
-    kind = parse_option(MuPrior, mu_prior, "mu_prior")
+    name, params = _split_prior(mu_prior, "mu_prior", "'uniform' or ('normal', mean, sd)")
+    kind = parse_option(MuPrior, name, "mu_prior")
     if kind is MuPrior.NORMAL:
         if len(params) != 2:
             raise ValueError("mu_prior='normal' needs its parameters: ('normal', mean, sd)")

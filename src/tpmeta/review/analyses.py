@@ -231,15 +231,29 @@ def _contrast_effects(data: StudyData, spec: AnalysisSpec, trial_ids: list[str],
     return rows, skipped
 
 
+def trials_of_question(data: StudyData, intervention_classes: Any, comparator_classes: Any,
+                       statuses: tuple[str, ...] = ("included",)) -> pd.DataFrame:  # fmt: skip
+    """The trials (rows of trials.csv) with these inclusion statuses whose intervention and comparator
+    classes are those declared (an empty declaration accepts any class)."""
+    t = data.trials
+    keep = t["inclusion_status"].isin(statuses)
+    if intervention_classes:
+        keep &= t["intervention_class"].isin(intervention_classes)
+    if comparator_classes:
+        keep &= t["comparator_class"].isin(comparator_classes)
+    return t[keep]
+
+
+def trials_reporting(data: StudyData, outcome: str) -> set[str]:
+    """study_ids with any arm-level or between-group row for ``outcome``."""
+    return set(data.outcomes.loc[data.outcomes["outcome"] == outcome, "study_id"]) | set(
+        data.contrasts.loc[data.contrasts["outcome"] == outcome, "study_id"])  # fmt: skip
+
+
 def run_analysis(data: StudyData, spec: AnalysisSpec) -> AnalysisResult:
     """Run one declared analysis on the dataset."""
     trials = data.trials
-    chosen = trials[trials["inclusion_status"] == "included"]
-    if spec.intervention_classes:
-        chosen = chosen[chosen["intervention_class"].isin(spec.intervention_classes)]
-    if spec.comparator_classes:
-        chosen = chosen[chosen["comparator_class"].isin(spec.comparator_classes)]
-    ids = chosen["study_id"].tolist()
+    ids = trials_of_question(data, spec.intervention_classes, spec.comparator_classes)["study_id"].tolist()
     arm_rows, skipped = _arm_effects(data, spec, ids)
     con_rows, skipped_c = _contrast_effects(data, spec, ids, {r["study_id"] for r in arm_rows})
     skipped += skipped_c
@@ -276,9 +290,7 @@ def run_analysis(data: StudyData, spec: AnalysisSpec) -> AnalysisResult:
         studies["label"] = [_label(meta.loc[s]) for s in studies["study_id"]]
         for col in ("year", "intervention_class", "comparator_class", "population"):
             studies[col] = [meta.loc[s, col] for s in studies["study_id"]]
-    with_outcome = set(data.outcomes.loc[data.outcomes["outcome"] == spec.outcome, "study_id"]) | set(
-        data.contrasts.loc[data.contrasts["outcome"] == spec.outcome, "study_id"])  # fmt: skip
-    for sid in sorted(with_outcome - set(ids)):
+    for sid in sorted(trials_reporting(data, spec.outcome) - set(ids)):
         # trials of this question (matching classes) that are not in the review; other classes are
         # simply other questions and are not listed
         if sid in meta.index:

@@ -49,7 +49,13 @@ from ..models.multilevel import MultilevelResult, multilevel
 from ..models.network import NetworkResult, network_meta
 from ..models.robust import RobustResult, robust
 from ..options import Measure
-from .analyses import _choose_rows, _combine, _is_baseline
+from .analyses import (
+    _choose_rows,
+    _combine,
+    _is_baseline,
+    trials_of_question,
+    trials_reporting,
+)
 
 __all__ = ["NetworkSpec", "NetworkAnalysis", "MultilevelAnalysis", "network_specs", "run_network",
            "run_multilevel", "run_networks", "CLASS_NODES"]  # fmt: skip
@@ -133,13 +139,7 @@ def network_specs(data: StudyData) -> list[NetworkSpec]:
 
 
 def _trials(data: StudyData, spec: NetworkSpec) -> pd.DataFrame:
-    t = data.trials
-    t = t[t["inclusion_status"] == "included"]
-    if spec.intervention_classes:
-        t = t[t["intervention_class"].isin(spec.intervention_classes)]
-    if spec.comparator_classes:
-        t = t[t["comparator_class"].isin(spec.comparator_classes)]
-    return t
+    return trials_of_question(data, spec.intervention_classes, spec.comparator_classes)
 
 
 def _labels(data: StudyData) -> dict[str, str]:
@@ -194,8 +194,7 @@ def _direction(data: StudyData, outcome: str) -> str:
 
 def _not_in_review(data: StudyData, spec: NetworkSpec, entering: set[str]) -> list[dict]:
     """Trials reporting the outcome that are not in the review (awaiting or excluded), with the reason."""
-    has = set(data.outcomes.loc[data.outcomes["outcome"] == spec.outcome, "study_id"]) | set(
-        data.contrasts.loc[data.contrasts["outcome"] == spec.outcome, "study_id"])  # fmt: skip
+    has = trials_reporting(data, spec.outcome)
     meta = data.trials.set_index("study_id")
     rows = []
     for sid in sorted(has - entering - set(_trials(data, spec)["study_id"])):

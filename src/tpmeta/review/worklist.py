@@ -35,7 +35,7 @@ from scipy import stats
 
 from ..dataset.studies import StudyData, trial_label
 from ..models.pooling import pool_batch
-from .analyses import AnalysisResult
+from .analyses import AnalysisResult, trials_of_question, trials_reporting
 
 __all__ = ["full_text_worklist", "pain_share", "WORKLIST_COLUMNS", "ASSUMED_OUTCOME"]
 
@@ -49,19 +49,13 @@ _QUANTILES = stats.norm.ppf((np.arange(99) + 0.5) / 99)  # deterministic draws o
 
 def _candidates(data: StudyData, res: AnalysisResult) -> pd.DataFrame:
     """Trials that could enter ``res`` with their full text, and why they are not in it yet."""
-    t = data.trials
     spec = res.spec
     pooled = set(res.studies.get("study_id", pd.Series(dtype=str)))
-    fits = t["inclusion_status"].isin(["included", "awaiting"]) & ~t["study_id"].isin(pooled)
-    if spec.intervention_classes:
-        fits &= t["intervention_class"].isin(spec.intervention_classes)
-    if spec.comparator_classes:
-        fits &= t["comparator_class"].isin(spec.comparator_classes)
-    reported = set(data.outcomes.loc[data.outcomes["outcome"] == spec.outcome, "study_id"]) | set(
-        data.contrasts.loc[data.contrasts["outcome"] == spec.outcome, "study_id"])  # fmt: skip
+    question = trials_of_question(data, spec.intervention_classes, spec.comparator_classes, ("included", "awaiting"))
+    reported = trials_reporting(data, spec.outcome)
     left_out = res.excluded.drop_duplicates("study_id").set_index("study_id")["reason"]
     rows = []
-    for r in t[fits].itertuples():
+    for r in question[~question["study_id"].isin(pooled)].itertuples():
         if r.data_status == "full_text_needed":
             why = "abstract gives no usable numbers" + ("" if r.inclusion_status == "included"
                                                         else "; eligibility also needs the full text")  # fmt: skip
@@ -114,8 +108,7 @@ def _score(res: AnalysisResult, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def pain_share(data: StudyData) -> tuple[int, int]:
     """(trials reporting pain intensity, trials with any extracted outcome): the basis of the assumption."""
     known = set(data.outcomes["study_id"]) | set(data.contrasts["study_id"])
-    pain = set(data.outcomes.loc[data.outcomes["outcome"] == ASSUMED_OUTCOME, "study_id"]) | set(
-        data.contrasts.loc[data.contrasts["outcome"] == ASSUMED_OUTCOME, "study_id"])  # fmt: skip
+    pain = trials_reporting(data, ASSUMED_OUTCOME)
     return len(pain & known), len(known)
 
 
