@@ -28,6 +28,8 @@ from .errors import (
 )
 from .options import (
     BinaryMethod,
+    EggerModel,
+    EggerPredictor,
     Judgement,
     Measure,
     Method,
@@ -147,6 +149,8 @@ __all__ = [
     "ConvergenceWarning",
     "DataProblem",
     "DataWarning",
+    "EggerModel",
+    "EggerPredictor",
     "EggerResult",
     "GradeAssessment",
     "HarbordResult",

@@ -11,7 +11,8 @@ from __future__ import annotations
 from enum import Enum
 from typing import TypeVar
 
-__all__ = ["Method", "BinaryMethod", "Test", "Measure", "ZeroCells", "Judgement", "MultilevelTest", "SmallValues", "parse_option"]
+__all__ = ["Method", "BinaryMethod", "Test", "Measure", "ZeroCells", "Judgement", "MultilevelTest", "SmallValues", "EggerModel", "EggerPredictor",
+           "parse_option"]
 
 
 class _Option(str, Enum):
@@ -91,6 +92,24 @@ class SmallValues(_Option):
 
     DESIRABLE = "desirable"  #: smaller effects are better (e.g. a log odds ratio of death)
     UNDESIRABLE = "undesirable"  #: larger effects are better (e.g. a log odds ratio of response)
+
+
+class EggerModel(_Option):
+    """The regression of Egger's test (metafor's ``regtest(model=)``)."""
+
+    LM = "lm"  #: weighted least squares with a free dispersion (Egger et al. 1997)
+    RMA = "rma"  #: the meta-regression with the model's τ² method and test (metafor's default)
+
+
+class EggerPredictor(_Option):
+    """The precision measure Egger's test regresses on (metafor's ``regtest(predictor=)``)."""
+
+    SEI = "sei"  #: standard error
+    VI = "vi"  #: sampling variance
+    NI = "ni"  #: sample size
+    NINV = "ninv"  #: 1 / sample size
+    SQRTNI = "sqrtni"  #: √ sample size
+    SQRTNINV = "sqrtninv"  #: 1 / √ sample size
 
 
 class ZeroCells(_Option):

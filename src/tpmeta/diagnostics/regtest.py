@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -56,6 +56,7 @@ from ..errors import ConvergenceWarning, FewStudiesWarning
 from ..models.effects import _Reader
 from ..models.metareg_engine import _fit_batch
 from ..models.pooling import PoolResult
+from ..options import EggerModel, EggerPredictor, Test, parse_option
 
 __all__ = [
     "MIN_STUDIES_FOR_TESTS",
@@ -74,8 +75,9 @@ __all__ = [
 MIN_STUDIES_FOR_TESTS = 10
 
 #: The predictors of ``metafor::regtest()``.
-PREDICTORS = ("sei", "vi", "ni", "ninv", "sqrtni", "sqrtninv")
-_LIMIT_PREDICTORS = ("sei", "vi", "ninv", "sqrtninv")
+PREDICTORS = tuple(p.value for p in EggerPredictor)
+#: predictors that go to 0 for an infinitely precise study: the intercept is the limit estimate
+_LIMIT_PREDICTORS = frozenset({EggerPredictor.SEI, EggerPredictor.VI, EggerPredictor.NINV, EggerPredictor.SQRTNINV})
 
 
 @dataclass(frozen=True, repr=False)
@@ -96,8 +98,8 @@ class EggerResult(ResultMixin):
     limit_ci_high: float
     k: int
     level: float
-    model: str = "lm"
-    predictor: str = "sei"
+    model: EggerModel = EggerModel.LM
+    predictor: EggerPredictor = EggerPredictor.SEI
     tau2: float = float("nan")
 
     def __repr__(self) -> str:
@@ -187,27 +189,26 @@ def _lm(y: np.ndarray, x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.nda
     return beta, np.sqrt(sigma2 * np.diag(cov_unscaled)), df
 
 
-def _predictor(predictor: str, v: np.ndarray, ni: Any, k: int) -> np.ndarray:
-    if predictor not in PREDICTORS:
-        raise ValueError(f"predictor={predictor!r} is not valid; choose one of {', '.join(map(repr, PREDICTORS))}")
-    if predictor == "sei":
+def _predictor(predictor: EggerPredictor, v: np.ndarray, ni: Any, k: int) -> np.ndarray:
+    if predictor is EggerPredictor.SEI:
         return np.sqrt(v)
-    if predictor == "vi":
+    if predictor is EggerPredictor.VI:
         return v.copy()
     if ni is None:
         raise ValueError(f"predictor={predictor!r} needs the sample sizes: pass ni= (one per study)")
     n = np.asarray(ni, float)
     if n.shape != (k,) or not np.all(np.isfinite(n) & (n > 0)):
         raise ValueError(f"ni must hold {k} positive sample sizes, one per study of the model")
-    return {"ni": n, "ninv": 1 / n, "sqrtni": np.sqrt(n), "sqrtninv": 1 / np.sqrt(n)}[predictor]
+    return {EggerPredictor.NI: n, EggerPredictor.NINV: 1 / n, EggerPredictor.SQRTNI: np.sqrt(n),
+            EggerPredictor.SQRTNINV: 1 / np.sqrt(n)}[predictor]  # fmt: skip
 
 
 def egger_test(
     result: PoolResult,
     level: float | None = None,
     *,
-    model: Literal["lm", "rma"] = "lm",
-    predictor: str = "sei",
+    model: EggerModel | str = "lm",
+    predictor: EggerPredictor | str = "sei",
     ni: Any = None,
 ) -> EggerResult:
     """Egger's regression test for funnel-plot asymmetry, as ``metafor::regtest(result, model=,
@@ -241,13 +242,13 @@ def egger_test(
     level = result.level if level is None else float(level)
     if not 0.0 < level < 1.0:
         raise ValueError(f"level={level!r} must be a proportion in (0, 1), e.g. 0.95")
-    if model not in ("lm", "rma"):
-        raise ValueError(f"model={model!r} is not valid; choose 'lm' or 'rma'")
+    model = parse_option(EggerModel, model, "model")
+    predictor = parse_option(EggerPredictor, predictor, "predictor")
     x = _predictor(predictor, v, ni, k)
     if np.ptp(x) <= 1e-12 * np.abs(x).max():
         raise ValueError(f"all studies have the same {predictor}: the regression on it is not identified")
     tau2 = float("nan")
-    if model == "lm":
+    if model is EggerModel.LM:
         beta, se, df_int = _lm(y, x, 1.0 / v)
         df = float(df_int)
         stat = beta / se
@@ -262,7 +263,7 @@ def egger_test(
                           ConvergenceWarning, stacklevel=2)  # fmt: skip
         beta, se, stat, pval = fit.beta[0], fit.se[0], fit.statistic[0], fit.pvalue[0]
         lo, hi = fit.ci_low[0, 0], fit.ci_high[0, 0]
-        df = float(k - 2) if result.test.value != "z" else float("nan")
+        df = float(k - 2) if result.test is not Test.Z else float("nan")
         tau2 = float(fit.tau2[0])
     limit = predictor in _LIMIT_PREDICTORS
     nan = float("nan")
