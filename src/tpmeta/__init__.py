@@ -36,6 +36,7 @@ from .options import (
     MultilevelTest,
     SmallValues,
     Test,
+    VarianceType,
     ZeroCells,
 )
 
@@ -184,6 +185,7 @@ __all__ = [
     "TpmetaWarning",
     "TrimFillResult",
     "ValidationReport",
+    "VarianceType",
     "WaldResult",
     "ZeroCells",
     "anova",

@@ -12,7 +12,7 @@ from enum import Enum
 from typing import TypeVar
 
 __all__ = ["Method", "BinaryMethod", "Test", "Measure", "ZeroCells", "Judgement", "MultilevelTest", "SmallValues", "EggerModel", "EggerPredictor",
-           "parse_option"]
+           "VarianceType", "parse_option"]
 
 
 class _Option(str, Enum):
@@ -110,6 +110,18 @@ class EggerPredictor(_Option):
     NINV = "ninv"  #: 1 / sample size
     SQRTNI = "sqrtni"  #: √ sample size
     SQRTNINV = "sqrtninv"  #: 1 / √ sample size
+
+
+class VarianceType(_Option):
+    """Sampling-variance formula of an effect size (metafor's ``escalc(vtype=)``); which types a measure
+    offers is listed in :data:`tpmeta.models.effects_extra.VTYPES`."""
+
+    LS = "LS"  #: large-sample approximation (the default)
+    LS2 = "LS2"  #: the alternative large-sample formula
+    UB = "UB"  #: unbiased estimate
+    AV = "AV"  #: with the average over the rows in place of each row's value
+    HO = "HO"  #: assuming homoscedastic groups
+    AVHO = "AVHO"  #: AV and HO together
 
 
 class ZeroCells(_Option):

@@ -38,7 +38,7 @@ import pandas as pd
 from scipy import special
 
 from ..errors import DataProblem, DataWarning, StudyDataError
-from ..options import Measure, ZeroCells, parse_option
+from ..options import Measure, VarianceType, ZeroCells, parse_option
 from .conversions import sd_of_change
 from .effects_extra import (
     EXTRA_COLUMNS,
@@ -128,7 +128,7 @@ def _check_group(r: _Reader, n: pd.Series | None, key: str) -> None:
         r.check(n, key, n < 2, "group size must be at least 2", "check the number analysed in this arm")
 
 
-def _continuous(r: _Reader, measure: Measure, vtype: str) -> tuple[np.ndarray, np.ndarray]:
+def _continuous(r: _Reader, measure: Measure, vtype: VarianceType) -> tuple[np.ndarray, np.ndarray]:
     m1, n1, m2, n2 = (r.column(k) for k in ("m1i", "n1i", "m2i", "n2i"))
     if measure is Measure.SMD_CHANGE:
         pre1, post1, pre2, post2, ri = (
@@ -158,21 +158,21 @@ def _continuous(r: _Reader, measure: Measure, vtype: str) -> tuple[np.ndarray, n
     m1, m2, n1, n2, s1, s2 = (np.asarray(x, float) for x in (m1, m2, n1, n2, s1, s2))
     sp = np.sqrt(((n1 - 1) * s1**2 + (n2 - 1) * s2**2) / (n1 + n2 - 2))
     if measure is Measure.MD:
-        return m1 - m2, sp**2 * (1 / n1 + 1 / n2) if vtype == "HO" else s1**2 / n1 + s2**2 / n2
+        return m1 - m2, sp**2 * (1 / n1 + 1 / n2) if vtype is VarianceType.HO else s1**2 / n1 + s2**2 / n2
     m, n = n1 + n2 - 2, n1 + n2
     cm = hedges_correction(m)
     d = (m1 - m2) / sp
     yi = cm * d
-    if vtype == "UB":
+    if vtype is VarianceType.UB:
         return yi, 1 / n1 + 1 / n2 + (1 - (m - 2) / (m * cm**2)) * yi**2
-    if vtype == "LS2":
+    if vtype is VarianceType.LS2:
         return yi, cm**2 * (1 / n1 + 1 / n2 + d**2 / (2 * n))
-    ybar = wmean(yi, n) if vtype == "AV" else yi
+    ybar = wmean(yi, n) if vtype is VarianceType.AV else yi
     return yi, 1 / n1 + 1 / n2 + ybar**2 / (2 * n)
 
 
 def _binary(
-    r: _Reader, measure: Measure, add: float, to: ZeroCells, drop00: bool, vtype: str
+    r: _Reader, measure: Measure, add: float, to: ZeroCells, drop00: bool, vtype: VarianceType
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     a, c = r.column("ai"), r.column("ci")
     have_b = r.names.get("bi", "bi") in r.data.columns
@@ -211,12 +211,12 @@ def _binary(
             yi, vi = (a - (a + c) * n1 / n) / v, 1 / v
         else:
             yi = p1 - p2
-            if vtype == "AV":
+            if vtype is VarianceType.AV:
                 ok = ~dropped
                 q1, q2 = wmean(p1[ok], n1[ok]), wmean(p2[ok], n2[ok])
                 vi = q1 * (1 - q1) / n1 + q2 * (1 - q2) / n2
             else:
-                k = 1 if vtype == "UB" else 0
+                k = 1 if vtype is VarianceType.UB else 0
                 vi = p1 * (1 - p1) / (n1 - k) + p2 * (1 - p2) / (n2 - k)
     yi[dropped], vi[dropped] = np.nan, np.nan
     return yi, vi, (inc != 0) & ~dropped, dropped
@@ -260,7 +260,7 @@ def effect_sizes(
     add: float | None = None,
     to: ZeroCells | str = "only0",
     drop00: bool = False,
-    vtype: str = "LS",
+    vtype: VarianceType | str = "LS",
     ratio: bool = False,
     level: float = 0.95,
     source: str | None = None,
@@ -340,10 +340,11 @@ def effect_sizes(
     add = float(add)
     if not (np.isfinite(add) and add >= 0):
         raise ValueError(f"add={add!r} must be a number ≥ 0 (metafor's default is 0.5)")
-    vtypes = VTYPES.get(measure, ("LS",))
+    vtype = parse_option(VarianceType, vtype, "vtype")
+    vtypes = VTYPES.get(measure, (VarianceType.LS,))
     if vtype not in vtypes:
-        raise ValueError(f"vtype={vtype!r} is not available for measure {measure.value}; "
-                         f"choose one of {', '.join(repr(v) for v in vtypes)}")  # fmt: skip
+        raise ValueError(f"vtype={vtype.value!r} is not available for measure {measure.value}; "
+                         f"choose one of {', '.join(repr(v.value) for v in vtypes)}")  # fmt: skip
     drop00 = bool(drop00)
     if drop00 and measure not in (*_BINARY, Measure.IRR):
         raise ValueError(f"drop00 applies to 2x2 tables and IRR, not to measure {measure.value}")

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from ..options import Measure, ZeroCells
+from ..options import Measure, VarianceType, ZeroCells
 
 __all__ = ["EXTRA_COLUMNS", "VTYPES", "EXTRA_MEASURES", "compute_extra", "continuity", "hedges_correction",
            "wmean"]  # fmt: skip
@@ -58,17 +58,17 @@ EXTRA_COLUMNS: dict[Measure, tuple[str, ...]] = {
 EXTRA_MEASURES = frozenset(EXTRA_COLUMNS)
 
 #: Variance types (``vtype``) metafor 3.8 offers per measure; "LS" (large sample) is the default.
-VTYPES: dict[Measure, tuple[str, ...]] = {
-    Measure.MD: ("LS", "UB", "HO"),
-    Measure.SMD: ("LS", "UB", "LS2", "AV"),
-    Measure.SMD_CHANGE: ("LS", "UB", "LS2", "AV"),
-    Measure.RD: ("LS", "UB", "AV"),
-    Measure.ROM: ("LS", "HO", "AV", "AVHO"),
-    Measure.COR: ("LS", "AV"),
-    Measure.PR: ("LS", "UB", "AV"),
-    Measure.PLO: ("LS", "AV"),
-    Measure.SMCC: ("LS", "LS2"),
-    Measure.SMCR: ("LS", "LS2"),
+VTYPES: dict[Measure, tuple[VarianceType, ...]] = {
+    Measure.MD: (VarianceType.LS, VarianceType.UB, VarianceType.HO),
+    Measure.SMD: (VarianceType.LS, VarianceType.UB, VarianceType.LS2, VarianceType.AV),
+    Measure.SMD_CHANGE: (VarianceType.LS, VarianceType.UB, VarianceType.LS2, VarianceType.AV),
+    Measure.RD: (VarianceType.LS, VarianceType.UB, VarianceType.AV),
+    Measure.ROM: (VarianceType.LS, VarianceType.HO, VarianceType.AV, VarianceType.AVHO),
+    Measure.COR: (VarianceType.LS, VarianceType.AV),
+    Measure.PR: (VarianceType.LS, VarianceType.UB, VarianceType.AV),
+    Measure.PLO: (VarianceType.LS, VarianceType.AV),
+    Measure.SMCC: (VarianceType.LS, VarianceType.LS2),
+    Measure.SMCR: (VarianceType.LS, VarianceType.LS2),
 }
 
 
@@ -119,7 +119,7 @@ def _correlation(r: Any, ri: Any) -> None:
                 "give the correlation coefficient (not r², not a percentage)")  # fmt: skip
 
 
-def _rom(r: Any, vtype: str) -> tuple[np.ndarray, np.ndarray, None]:
+def _rom(r: Any, vtype: VarianceType) -> tuple[np.ndarray, np.ndarray, None]:
     m1, sd1, n1, m2, sd2, n2 = (r.column(k) for k in EXTRA_COLUMNS[Measure.ROM])
     for key, m in (("m1i", m1), ("m2i", m2)):
         _positive(r, m, key, "a mean for the ratio of means",
@@ -134,12 +134,12 @@ def _rom(r: Any, vtype: str) -> tuple[np.ndarray, np.ndarray, None]:
     m1, sd1, n1, m2, sd2, n2 = _arrays(m1, sd1, n1, m2, sd2, n2)
     yi = np.log(m1 / m2)
     cv1, cv2 = sd1 / m1, sd2 / m2
-    if vtype == "HO":
+    if vtype is VarianceType.HO:
         sp2 = ((n1 - 1) * sd1**2 + (n2 - 1) * sd2**2) / (n1 + n2 - 2)
         vi = sp2 / (n1 * m1**2) + sp2 / (n2 * m2**2)
-    elif vtype == "AV":
+    elif vtype is VarianceType.AV:
         vi = wmean(cv1, n1) ** 2 / n1 + wmean(cv2, n2) ** 2 / n2
-    elif vtype == "AVHO":
+    elif vtype is VarianceType.AVHO:
         c = ((n1 * cv1).sum() + (n2 * cv2).sum()) / (n1 + n2).sum()
         vi = c**2 * (1 / n1 + 1 / n2)
     else:
@@ -147,7 +147,7 @@ def _rom(r: Any, vtype: str) -> tuple[np.ndarray, np.ndarray, None]:
     return yi, vi, None
 
 
-def _cor(r: Any, measure: Measure, vtype: str) -> tuple[np.ndarray, np.ndarray, None]:
+def _cor(r: Any, measure: Measure, vtype: VarianceType) -> tuple[np.ndarray, np.ndarray, None]:
     ri, ni = r.column("ri"), r.column("ni")
     _correlation(r, ri)
     low = 4 if measure is Measure.ZCOR else 2
@@ -158,7 +158,7 @@ def _cor(r: Any, measure: Measure, vtype: str) -> tuple[np.ndarray, np.ndarray, 
     ri, ni = _arrays(ri, ni)
     if measure is Measure.ZCOR:
         return 0.5 * np.log((1 + ri) / (1 - ri)), 1 / (ni - 3), None
-    rbar = wmean(ri, ni) if vtype == "AV" else ri
+    rbar = wmean(ri, ni) if vtype is VarianceType.AV else ri
     return ri.copy(), (1 - rbar**2) ** 2 / (ni - 1), None
 
 
@@ -180,13 +180,13 @@ def _irr(r: Any, add: float, to: ZeroCells, drop00: bool) -> tuple[np.ndarray, n
     return yi, vi, inc != 0
 
 
-def _proportion(r: Any, measure: Measure, add: float, to: ZeroCells, vtype: str
+def _proportion(r: Any, measure: Measure, add: float, to: ZeroCells, vtype: VarianceType
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     xi, ni = r.column("xi"), r.column("ni")
     if xi is not None:
         r.check(xi, "xi", xi < 0, "event count cannot be negative", "check the number of events")
     if ni is not None:
-        low = 2 if vtype == "UB" else 1
+        low = 2 if vtype is VarianceType.UB else 1
         r.check(ni, "ni", ni < low, f"sample size must be at least {low}", "check the number of participants")
     if xi is not None and ni is not None:
         r.check(xi, "xi", xi > ni, f"more events than participants ({r.names.get('ni', 'ni')})",
@@ -200,11 +200,11 @@ def _proportion(r: Any, measure: Measure, add: float, to: ZeroCells, vtype: str
     p = xi / ni
     with np.errstate(divide="ignore", invalid="ignore"):
         if measure is Measure.PR:
-            pbar = wmean(p, ni) if vtype == "AV" else p
-            yi, vi = p, pbar * (1 - pbar) / (ni - 1 if vtype == "UB" else ni)
+            pbar = wmean(p, ni) if vtype is VarianceType.AV else p
+            yi, vi = p, pbar * (1 - pbar) / (ni - 1 if vtype is VarianceType.UB else ni)
         elif measure is Measure.PLO:
             yi = np.log(p / (1 - p))
-            if vtype == "AV":
+            if vtype is VarianceType.AV:
                 pbar = wmean(p, ni)
                 vi = 1 / (pbar * ni) + 1 / ((1 - pbar) * ni)
             else:
@@ -217,7 +217,7 @@ def _proportion(r: Any, measure: Measure, add: float, to: ZeroCells, vtype: str
     return yi, vi, inc != 0
 
 
-def _smc(r: Any, measure: Measure, vtype: str) -> tuple[np.ndarray, np.ndarray, None]:
+def _smc(r: Any, measure: Measure, vtype: VarianceType) -> tuple[np.ndarray, np.ndarray, None]:
     keys = EXTRA_COLUMNS[measure]
     cols = {k: r.column(k) for k in keys}
     for key in ("sd1i", "sd2i"):
@@ -238,11 +238,11 @@ def _smc(r: Any, measure: Measure, vtype: str) -> tuple[np.ndarray, np.ndarray, 
         di = (m1 - m2) / sd1
         base = 2 * (1 - ri) / ni
     yi = cm * di
-    vi = cm**2 * (base + di**2 / (2 * ni)) if vtype == "LS2" else base + yi**2 / (2 * ni)
+    vi = cm**2 * (base + di**2 / (2 * ni)) if vtype is VarianceType.LS2 else base + yi**2 / (2 * ni)
     return yi, vi, None
 
 
-def compute_extra(r: Any, measure: Measure, *, add: float, to: ZeroCells, drop00: bool, vtype: str
+def compute_extra(r: Any, measure: Measure, *, add: float, to: ZeroCells, drop00: bool, vtype: VarianceType
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:  # fmt: skip
     """``(yi, vi, corrected)`` for a measure of :data:`EXTRA_MEASURES`; ``corrected`` flags the studies
     that got ``add`` (None for measures without a continuity correction). ``r`` is the column reader of
