@@ -203,7 +203,7 @@ SMALL_K = 4  # up to this many trials the report shows the Bayesian result besid
 BAYES_SCALES = np.geomspace(0.125, 2.0, 41)  # prior-sensitivity sweep of the half-normal scale
 
 
-def show_small_k_bayes(aid, p, spec, measure, ratio, forest_args) -> None:
+def show_small_k_bayes(aid, p, spec, measure, ratio) -> None:
     """Bayesian random effects (half-normal(0.5) prior on τ, uniform on μ) beside the frequentist result,
     with a sentence on which to read, the shrinkage forest and the prior-sensitivity curve."""
     if spec.measure.value not in ("SMD", "RR", "OR"):
@@ -214,7 +214,7 @@ def show_small_k_bayes(aid, p, spec, measure, ratio, forest_args) -> None:
     bayes = tpmeta.pool_bayes(p.yi, p.vi, tau_prior="halfnormal", tau_scale=0.5, labels=list(p.study_labels))
     sweep = tpmeta.pool_bayes_batch(np.broadcast_to(p.yi, (len(BAYES_SCALES), p.k)),
                                     np.broadcast_to(p.vi, (len(BAYES_SCALES), p.k)), tau_scale=BAYES_SCALES)
-    lower_favours = forest_args["favours"][0].endswith("therapy")  # the report's own favours labels decide
+    lower_favours = spec.lower_favours  # the same rule as the forest plot's "Favours …" labels
     null = "1" if ratio else "0"
     better = f"{'<' if lower_favours else '>'} {null} favours"
     prob = bayes.prob_mu_below_0 if lower_favours else 1 - bayes.prob_mu_below_0
@@ -264,7 +264,7 @@ for aid, res in review.analyses.items():
                 f"**{p.k} trials**, pooled {measure} **{est}**; τ² = {p.tau2:.3f}, I² = {p.i2:.0f}%, "
                 f"prediction interval {format_effect(p.estimate, p.pi_low, p.pi_high, ratio=ratio).split(' ', 1)[1]}."))
         if 2 <= p.k <= SMALL_K:
-            show_small_k_bayes(aid, p, spec, measure, ratio, forest_args)
+            show_small_k_bayes(aid, p, spec, measure, ratio)
         es = res.studies.assign(analysis_id=aid)
         effect_rows.append(es)
         pooled_rows.append({"analysis_id": aid, "measure": measure, **p.to_dict()})

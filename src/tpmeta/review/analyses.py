@@ -38,6 +38,10 @@ __all__ = ["AnalysisSpec", "AnalysisResult", "run_analysis", "run_all", "analysi
 BASELINE_WORDS = ("baseline", "pre-treatment", "pretreatment", "before")
 
 
+#: Outcomes on which a lower value is better (a negative SMD or MD favours the intervention).
+LOWER_IS_BETTER = ("pain_intensity", "disability", "headache_frequency")
+
+
 @dataclass(frozen=True)
 class AnalysisSpec(ResultMixin):
     """One declared analysis (a row of ``analyses.csv``)."""
@@ -52,6 +56,12 @@ class AnalysisSpec(ResultMixin):
     method: Method = Method.REML
     test: Test = Test.KNHA
     mid: float = float("nan")
+
+    @property
+    def lower_favours(self) -> bool:
+        """Whether effects below the null favour trigger-point therapy: differences on an outcome where
+        lower is better; a ratio (responders, improvement) favours it above 1."""
+        return self.outcome in LOWER_IS_BETTER and not self.measure.is_ratio
 
     @classmethod
     def from_row(cls, row: pd.Series) -> "AnalysisSpec":

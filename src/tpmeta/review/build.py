@@ -29,8 +29,6 @@ __all__ = ["Review", "add_study", "build_review", "compare_reviews", "ASSESSED_B
 #: Label of the sensitivity analysis restricted to trials assessed from more than an abstract.
 ASSESSED_BEYOND_ABSTRACT = "trials assessed beyond the abstract (full text, PEDro or registry)"
 
-#: Outcomes on which a lower value is better (a negative SMD or MD favours the intervention).
-LOWER_IS_BETTER = ("pain_intensity", "disability", "headache_frequency")
 
 
 @dataclass(frozen=True)
@@ -79,8 +77,7 @@ class Review:
         res = self.analyses[analysis_id]
         spec = res.spec
         ratio = spec.measure.is_ratio
-        lower_better = spec.outcome in LOWER_IS_BETTER and not ratio
-        favours = (("Favours trigger-point therapy", "Favours control") if lower_better
+        favours = (("Favours trigger-point therapy", "Favours control") if spec.lower_favours
                    else ("Favours control", "Favours trigger-point therapy"))  # fmt: skip
         study_data = res.studies.drop(columns=["study_id"]).dropna(axis=1, how="all")
         if ratio:

@@ -243,8 +243,7 @@ def _benefit(res: AnalysisResult) -> bool:
     p = res.pooled
     if p is None or not (p.ci_low > 0 or p.ci_high < 0):
         return False
-    lower_better = res.spec.outcome in ("pain_intensity", "disability", "headache_frequency") and not res.spec.measure.is_ratio
-    return (p.estimate < 0) if lower_better else (p.estimate > 0)
+    return (p.estimate < 0) if res.spec.lower_favours else (p.estimate > 0)
 
 
 def _bottom_line(analysed: list[AnalysisResult], has_reviews: bool, has_trials: bool,
