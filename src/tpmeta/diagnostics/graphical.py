@@ -31,7 +31,7 @@ from scipy import special
 
 from .._results import ResultMixin
 from ..models.pooling import PoolResult
-from ..options import Measure, ZeroCells, parse_option
+from ..options import Measure, Method, ZeroCells, parse_option
 from .regtest import _table
 
 __all__ = ["RadialResult", "LabbeResult", "QQResult", "radial_data", "labbe_data", "qq_residuals"]
@@ -81,7 +81,7 @@ def radial_data(result: PoolResult) -> RadialResult:
     _readonly(x, z, y)
     return RadialResult(x=x, z=z, yi=y, labels=tuple(result.study_labels), estimate=result.estimate,
                         ci_low=result.ci_low, ci_high=result.ci_high, tau2=result.tau2,
-                        zcrit=_crit(result.level), level=result.level, random=result.method.value != "FE")  # fmt: skip
+                        zcrit=_crit(result.level), level=result.level, random=result.method is not Method.FE)  # fmt: skip
 
 
 @dataclass(frozen=True, repr=False)

@@ -110,7 +110,7 @@ def _inv(G: np.ndarray) -> np.ndarray:
 
 def _is_t(test: Test) -> bool:
     """Knapp-Hartung type tests: t and F quantiles on k − p df (metafor's "knha" and "adhoc")."""
-    return test.value in ("knha", "knha_adhoc")
+    return test in (Test.KNHA, Test.KNHA_ADHOC)
 
 
 def _tr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -423,7 +423,7 @@ def _finish(d: _Data, method: Method, test: Test, level: float, btt: np.ndarray,
     alpha = 1.0 - level
     if _is_t(test):
         s2 = np.where(s.q <= _TINY, 0.0, s.q / kp)
-        if test.value == "knha_adhoc":  # metafor's test="adhoc": the scale factor is at least 1
+        if test is Test.KNHA_ADHOC:  # metafor's test="adhoc": the scale factor is at least 1
             s2 = np.maximum(s2, 1.0)
         vt_b = s2[:, None, None] * vt_b
         dfc = np.where(kp > 0, kp, np.nan)

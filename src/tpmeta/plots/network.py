@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..models.network import NetworkResult
+from ..options import SmallValues
 from .style import COLORS, axes_or_new, font_family, readable_ink, style
 
 __all__ = ["network_graph", "league_heatmap", "pscore_plot", "node_split_plot"]
@@ -161,7 +162,7 @@ def pscore_plot(result: NetworkResult, *, ax: Any = None, width: str | float = "
         ax.set_xlim(0, 1.1)
         ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0])
         ax.spines["bottom"].set_bounds(0, 1)
-        better = "smaller" if res.small_values.value == "desirable" else "larger"
+        better = "smaller" if res.small_values is SmallValues.DESIRABLE else "larger"
         ax.set_xlabel(f"P-score ({better} effects better)", fontsize=fs, family=family)
         ax.tick_params(labelsize=fs, labelfontfamily=family)
         return fig

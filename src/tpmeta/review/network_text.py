@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..options import SmallValues
 from .network_analysis import NetworkAnalysis
 
 __all__ = ["bottom_line", "summary_sentence", "transitivity_sentence", "heterogeneity_sentence", "inconsistency_sentence",
@@ -148,7 +149,7 @@ def comparison_table(na: NetworkAnalysis) -> pd.DataFrame:
     res = na.result
     if res is None:
         return pd.DataFrame()
-    side = "below" if res.small_values.value == "desirable" else "above"
+    side = "below" if res.small_values is SmallValues.DESIRABLE else "above"
     rows = []
     for r in na.comparisons.itertuples(index=False):
         if r.trials:

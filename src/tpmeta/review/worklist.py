@@ -35,6 +35,7 @@ from scipy import stats
 
 from ..dataset.studies import StudyData, trial_label
 from ..models.pooling import pool_batch
+from ..options import Measure
 from .analyses import AnalysisResult, trials_of_question, trials_reporting
 
 __all__ = ["full_text_worklist", "pain_share", "WORKLIST_COLUMNS", "ASSUMED_OUTCOME"]
@@ -77,7 +78,7 @@ def _variance_scale(res: AnalysisResult) -> float:
         c = (s["vi"] * n)[n.notna()]
         if len(c):
             return float(c.median())
-    return 4.0 if res.spec.measure.value == "SMD" else float("nan")
+    return 4.0 if res.spec.measure is Measure.SMD else float("nan")
 
 
 def _score(res: AnalysisResult, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
