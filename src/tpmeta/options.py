@@ -50,6 +50,11 @@ class Test(_Option):
     KNHA = "knha"  #: Hartung-Knapp-Sidik-Jonkman: scaled variance, t with k - 1 df
     KNHA_ADHOC = "knha_adhoc"  #: as knha with the scale factor max(1, s²) (metafor's test="adhoc")
 
+    @property
+    def knapp_hartung(self) -> bool:
+        """Knapp–Hartung type (``knha``, ``knha_adhoc``): scaled variance, t quantiles on k − p df."""
+        return self in (Test.KNHA, Test.KNHA_ADHOC)
+
 
 class MultilevelTest(_Option):
     """Test and interval for the fixed effects of :func:`tpmeta.multilevel` (metafor's ``rma.mv(test=)``)."""

@@ -107,7 +107,7 @@ def influence_diagnostics(result: PoolResult) -> pd.DataFrame:
         hat = w / w.sum()
         hat[hat > 1.0 - 10.0 * _EPS] = 1.0
         wall = 1.0 / (v[None, :] + tau2_del[:, None])  # all k studies at each τ̂²₍₋ᵢ₎
-        if result.test in (Test.KNHA, Test.KNHA_ADHOC):
+        if result.test.knapp_hartung:
             wdel = wall * ~np.eye(k, dtype=bool)
             rss = (wdel * (y[None, :] - mu_del[:, None]) ** 2).sum(axis=1)
             s2w = np.where(rss <= _EPS, 0.0, rss / (k - 2))

@@ -110,7 +110,7 @@ def _inv(G: np.ndarray) -> np.ndarray:
 
 def _is_t(test: Test) -> bool:
     """Knapp-Hartung type tests: t and F quantiles on k − p df (metafor's "knha" and "adhoc")."""
-    return test in (Test.KNHA, Test.KNHA_ADHOC)
+    return test.knapp_hartung
 
 
 def _tr(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -209,7 +209,7 @@ def _pool_batch(
         stat = mu / se
         pvalue = 2.0 * special.ndtr(-np.abs(stat))
         crit = np.full(mu.shape, special.ndtri(1.0 - alpha / 2))
-        if test in (Test.KNHA, Test.KNHA_ADHOC):
+        if test.knapp_hartung:
             # with one study there is no residual df: metafor (and tpmeta) fall back to the z test
             multi = df > 0
             rss = rowsum(w * (batch.y - mu[:, None]) ** 2)

@@ -88,7 +88,7 @@ def het_parts(res: PoolResult) -> list[str]:
 
 def test_text(res: PoolResult, name: str | None = None) -> list[str]:
     which = f", {name}" if name else ""
-    if res.test in (Test.KNHA, Test.KNHA_ADHOC):
+    if res.test.knapp_hartung:
         stat = f"t = {fmt_num(res.statistic, 2)} (df = {res.df})"
     else:
         stat = f"z = {fmt_num(res.statistic, 2)}"
